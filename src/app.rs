@@ -1,0 +1,191 @@
+//! Wires the shared state, the HTTP router and the workers into one running Orion.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Secret, Secrets};
+use crate::metrics::Metrics;
+use crate::queue::{Queue, Registry, WorkerPool};
+use crate::store::{Ingest, OpenMode, Store};
+
+/// Settings key of the webhook secret Orion generates when none is configured.
+pub const GENERATED_SECRET_KEY: &str = "github_webhook_secret";
+
+struct Inner {
+    config: Config,
+    github_secrets: Vec<Secret>,
+    linear_secret: Option<Secret>,
+    store: Store,
+    ingest: Ingest,
+    metrics: Arc<Metrics>,
+}
+
+/// What every request handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    pub fn github_secrets(&self) -> &[Secret] {
+        &self.0.github_secrets
+    }
+    pub fn linear_secret(&self) -> Option<&Secret> {
+        self.0.linear_secret.as_ref()
+    }
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+    pub fn ingest(&self) -> &Ingest {
+        &self.0.ingest
+    }
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/webhooks/github", post(crate::webhook::github))
+        .route("/webhooks/linear", post(crate::webhook::linear))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unreachable: {e:#}\n"),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store().queue_depth().await {
+        Ok(depth) => state.metrics().set_queue_depth(&depth),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not read queue depth for /metrics")
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics().encode(),
+    )
+}
+
+/// What start-up found out that the operator must be told once.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    pub addr: SocketAddr,
+    /// Set only on the start that generated the GitHub webhook secret: print it once, then never again.
+    pub generated_secret: Option<String>,
+    /// Whether the GitHub secret in use is the one stored in the database.
+    pub using_stored_secret: bool,
+}
+
+/// A running Orion: HTTP edge and workers.
+pub struct Orion {
+    pub state: AppState,
+    pub startup: Startup,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: WorkerPool,
+}
+
+impl Orion {
+    /// Opens the store, binds the listener and starts serving and working.
+    pub async fn start(
+        config: Config,
+        secrets: Secrets,
+        registry: Registry,
+    ) -> anyhow::Result<Self> {
+        let store = Store::open(&config.store, OpenMode::CreateIfMissing).await?;
+        let (github_secrets, generated_secret, using_stored_secret) =
+            if secrets.github_webhook.is_empty() {
+                let fresh = hex::encode(rand::random::<[u8; 32]>());
+                let (secret, inserted) = store
+                    .setting_or_insert(GENERATED_SECRET_KEY, &fresh)
+                    .await?;
+                (
+                    vec![Secret::new(secret.clone())],
+                    inserted.then_some(secret),
+                    true,
+                )
+            } else {
+                (secrets.github_webhook, None, false)
+            };
+        let wake = Arc::new(Notify::new());
+        let metrics = Arc::new(Metrics::default());
+        let ingest = Ingest::start(store.clone(), wake.clone());
+        let state = AppState(Arc::new(Inner {
+            config: config.clone(),
+            github_secrets,
+            linear_secret: secrets.linear_webhook,
+            store: store.clone(),
+            ingest,
+            metrics: metrics.clone(),
+        }));
+        let listener = tokio::net::TcpListener::bind(&config.server.listen)
+            .await
+            .with_context(|| format!("while binding server.listen {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let workers = WorkerPool::start(
+            Queue::new(store),
+            registry,
+            config.queue.clone(),
+            wake,
+            metrics,
+        );
+        let stop = CancellationToken::new();
+        let app = router(state.clone());
+        let server = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+        Ok(Self {
+            state,
+            startup: Startup {
+                addr,
+                generated_secret,
+                using_stored_secret,
+            },
+            stop,
+            server,
+            workers,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.startup.addr
+    }
+
+    /// Stops accepting requests (in-flight ones finish), stops leasing jobs, gives running jobs the
+    /// grace period, releases the rest, and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let grace = self.state.config().queue.shutdown_grace();
+        self.stop.cancel();
+        let (server, ()) = tokio::join!(self.server, self.workers.shutdown(grace));
+        server
+            .context("the HTTP server task failed")?
+            .context("the HTTP server failed")?;
+        self.state.store().close().await;
+        Ok(())
+    }
+}

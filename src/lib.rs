@@ -1,0 +1,17 @@
+//! Orion: a self-hosted, git-native AI agent bot for issue trackers and pull requests.
+//!
+//! The spine: a signed webhook edge ([`webhook`]) turns deliveries into Orion's own
+//! [`event::Event`]s and persists them with their jobs ([`store`]); workers run the jobs from a
+//! durable queue ([`queue`]); [`app`] wires it together and [`config`] configures it.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod failpoint;
+pub mod jobs;
+pub mod metrics;
+pub mod queue;
+pub mod store;
+pub mod telemetry;
+pub mod webhook;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    orion_bot::cli::main()
+}

@@ -1,0 +1,150 @@
+//! The SQL store: the one type through which Orion reaches its database.
+//!
+//! SQLite in WAL mode is the default (one file, nothing to run). The SQL is kept portable — Unix-ms
+//! integers for time, `ON CONFLICT … DO NOTHING`, `RETURNING` — so a PostgreSQL backend can sit
+//! behind the same methods for scale-out.
+
+mod ingest;
+mod status;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+pub use ingest::{DeliveryRecord, Ingest, IngestOutcome};
+pub use status::{DeadJob, RecentDelivery, StatusReport};
+
+use crate::config::{StoreConfig, Synchronous};
+
+/// Current time as Unix milliseconds, the one time format in the database.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Whether opening may create a missing database (`serve` does; `status` should say it is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    CreateIfMissing,
+    MustExist,
+}
+
+impl Store {
+    /// Opens (or creates) the database and applies the embedded migrations.
+    pub async fn open(config: &StoreConfig, mode: OpenMode) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(&config.url)
+            .with_context(|| format!("while reading store.url {:?}", config.url))?
+            .create_if_missing(mode == OpenMode::CreateIfMissing)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match config.synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("while opening the database {}", config.url))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .context("while applying database migrations")?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// For `/healthz`: the database answers a query.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("while pinging the database")?;
+        Ok(())
+    }
+
+    pub async fn setting(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .with_context(|| format!("while reading setting {key}"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Stores `value` under `key` unless a value is already there, and returns the value in force
+    /// plus whether it was just written. Two processes racing get the same answer.
+    pub async fn setting_or_insert(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> anyhow::Result<(String, bool)> {
+        let inserted = sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("while writing setting {key}"))?
+        .rows_affected()
+            == 1;
+        let current = self
+            .setting(key)
+            .await?
+            .with_context(|| format!("setting {key} vanished after insert"))?;
+        Ok((current, inserted))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn settings_insert_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            url: format!("sqlite://{}", dir.path().join("t.db").display()),
+            ..StoreConfig::default()
+        };
+        let store = Store::open(&config, OpenMode::CreateIfMissing)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.setting_or_insert("k", "a").await.unwrap(),
+            ("a".to_owned(), true)
+        );
+        assert_eq!(
+            store.setting_or_insert("k", "b").await.unwrap(),
+            ("a".to_owned(), false)
+        );
+        store.close().await;
+
+        let missing = StoreConfig {
+            url: format!("sqlite://{}", dir.path().join("none.db").display()),
+            ..StoreConfig::default()
+        };
+        assert!(Store::open(&missing, OpenMode::MustExist).await.is_err());
+    }
+}
