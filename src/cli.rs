@@ -103,10 +103,11 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     // Reads FAILPOINTS (crash tests); a no-op when unset.
     let _failpoints = fail::FailScenario::setup();
     let public_url = config.server.public_url.clone();
+    let signal = shutdown_signal()?;
     let orion = Orion::start(config, Secrets::from_env(), crate::jobs::registry()).await?;
     print!("{}", banner(&orion.startup, public_url.as_deref()));
     tracing::info!(addr = %orion.addr(), version = env!("CARGO_PKG_VERSION"), "orion is serving");
-    shutdown_signal().await;
+    signal.await;
     tracing::info!("shutting down: no new requests or jobs; letting running jobs finish");
     orion.shutdown().await?;
     tracing::info!("stopped");
@@ -141,25 +142,28 @@ fn banner(startup: &Startup, public_url: Option<&str>) -> String {
     out
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGINT or SIGTERM. The handlers are installed when this is created, before Orion announces
+/// itself, so a signal sent the moment the banner appears is never lost to the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("while installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("while installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn check(loaded: &Loaded) -> ExitCode {

@@ -1,0 +1,7 @@
+//! Orion's integration tests, in one crate so they link once.
+
+mod corpus;
+mod edge;
+mod process;
+mod queue;
+mod support;

@@ -1,0 +1,309 @@
+//! Tests against the real `orion` binary as a child process: crash safety under SIGKILL, graceful
+//! shutdown under SIGTERM, and the CLI commands a user types.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::sqlite::SqlitePoolOptions;
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_orion");
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn orion(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORION_SERVER__LISTEN", "127.0.0.1:0")
+        .env("ORION_QUEUE__LEASE_SECS", "2")
+        .env("ORION_QUEUE__POLL_MS", "100")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// Starts `orion serve` and reads the address from the banner it prints.
+fn serve(mut cmd: Command) -> Proc {
+    let mut child = cmd
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("banner").unwrap();
+    let addr = first.rsplit("http://").next().unwrap().trim().to_owned();
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Proc {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+async fn deliver(base: &str, delivery: &str) -> u16 {
+    let body = std::fs::read(corpus().join("github-webhooks/issues/labeled.payload.json")).unwrap();
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/github"))
+        .header("X-GitHub-Event", "issues")
+        .header("X-GitHub-Delivery", delivery)
+        .header(
+            "X-Hub-Signature-256",
+            orion_bot::webhook::signature::github_header(SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn db(dir: &Path) -> sqlx::SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}", dir.join("orion.db").display()))
+        .await
+        .unwrap()
+}
+
+async fn job_state(pool: &sqlx::SqlitePool) -> Option<(String, Option<String>)> {
+    sqlx::query("SELECT state, lease_owner FROM jobs")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1)))
+}
+
+async fn runs(pool: &sqlx::SqlitePool) -> Vec<(i64, String)> {
+    sqlx::query("SELECT attempt, COALESCE(outcome, 'running') FROM job_runs ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_job_whose_process_is_killed_completes_exactly_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = orion(dir.path());
+    first
+        .env("ORION_GITHUB_WEBHOOK_SECRET", SECRET)
+        // Hold the lease without finishing: the process is mid-job when it dies.
+        .env("FAILPOINTS", "queue.after-lease=return(60000)");
+    let mut a = serve(first);
+    assert_eq!(deliver(&a.base, "crash-1").await, 202);
+    let pool = db(dir.path()).await;
+    wait_until(Duration::from_secs(10), || async {
+        matches!(job_state(&pool).await, Some((s, Some(_))) if s == "running")
+    })
+    .await;
+    a.child.kill().unwrap(); // SIGKILL: no cleanup, no shutdown hook
+    a.child.wait().unwrap();
+    assert_eq!(runs(&pool).await, [(1, "running".to_owned())]);
+
+    let mut second = orion(dir.path());
+    second.env("ORION_GITHUB_WEBHOOK_SECRET", SECRET);
+    let b = serve(second);
+    wait_until(Duration::from_secs(15), || async {
+        job_state(&pool).await.map(|(s, _)| s) == Some("done".to_owned())
+    })
+    .await;
+    assert_eq!(
+        runs(&pool).await,
+        [(1, "lease_expired".to_owned()), (2, "done".to_owned())]
+    );
+    // GitHub's redelivery of the same delivery after the restart changes nothing.
+    assert_eq!(deliver(&b.base, "crash-1").await, 200);
+    let jobs: i64 = sqlx::query("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 1);
+}
+
+#[tokio::test]
+async fn sigterm_drains_running_jobs_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = orion(dir.path());
+    cmd.env("ORION_GITHUB_WEBHOOK_SECRET", SECRET)
+        .env("ORION_QUEUE__SHUTDOWN_GRACE_SECS", "20")
+        .env("FAILPOINTS", "queue.after-lease=return(1500)");
+    let mut p = serve(cmd);
+    assert_eq!(deliver(&p.base, "drain-1").await, 202);
+    let pool = db(dir.path()).await;
+    wait_until(Duration::from_secs(10), || async {
+        job_state(&pool).await.map(|(s, _)| s) == Some("running".to_owned())
+    })
+    .await;
+    unsafe { libc::kill(p.child.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || {
+        let status = p.child.wait().unwrap();
+        std::mem::forget(p); // already reaped
+        status
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        job_state(&pool).await.map(|(s, _)| s),
+        Some("done".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn the_generated_secret_is_printed_once_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let read_banner = |dir: &Path| {
+        let mut child = orion(dir)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let done = line.starts_with("Stop with Ctrl-C");
+            out.push_str(&line);
+            out.push('\n');
+            if done {
+                break;
+            }
+        }
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(child.wait().unwrap().success());
+        (out, err)
+    };
+    let (first, first_log) = read_banner(dir.path());
+    let secret = first
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no secret in banner:\n{first}"))
+        .to_owned();
+    assert!(
+        !first_log.contains(&secret),
+        "the secret must never reach the log"
+    );
+    let (second, second_log) = read_banner(dir.path());
+    assert!(
+        !second.contains(&secret) && !second_log.contains(&secret),
+        "printed only once"
+    );
+    assert!(second.contains("generated on first start"));
+
+    // `orion replay` signs with the stored secret, and a running Orion accepts it.
+    let p = serve(orion(dir.path()));
+    let file = corpus().join("github-webhooks/issues/labeled.payload.json");
+    let out = tokio::task::spawn_blocking({
+        let (dir, url) = (dir.path().to_owned(), format!("{}/webhooks/github", p.base));
+        move || {
+            orion(&dir)
+                .args([
+                    "replay",
+                    file.to_str().unwrap(),
+                    "--event",
+                    "issues",
+                    "--url",
+                    &url,
+                ])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("202 Accepted"), "{stdout}");
+}
+
+#[test]
+fn check_names_each_problem_with_its_key_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orion(dir.path())
+        .env("ORION_QUEUE__WORKERS", "0")
+        .env("ORION_SERVER__LISTEN", "not-an-address")
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("queue.workers (from ORION_QUEUE__WORKERS): must be at least 1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("server.listen (from ORION_SERVER__LISTEN)"),
+        "{err}"
+    );
+    assert!(err.contains("fix:"), "{err}");
+
+    let ok = orion(dir.path()).arg("check").output().unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration OK"));
+
+    let version = orion(dir.path()).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("orion {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn status_reports_queue_deliveries_and_dead_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = orion(dir.path()).args(["status"]).output().unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("has `orion serve` run"));
+
+    let mut cmd = orion(dir.path());
+    cmd.env("ORION_GITHUB_WEBHOOK_SECRET", SECRET);
+    let p = serve(cmd);
+    assert_eq!(deliver(&p.base, "status-1").await, 202);
+    let pool = db(dir.path()).await;
+    wait_until(Duration::from_secs(10), || async {
+        job_state(&pool).await.map(|(s, _)| s) == Some("done".to_owned())
+    })
+    .await;
+    let out = orion(dir.path())
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["queue"],
+        serde_json::json!([["queued", 0], ["running", 0], ["done", 1], ["dead", 0]])
+    );
+    assert_eq!(report["recent_deliveries"][0]["delivery_id"], "status-1");
+    assert_eq!(report["recent_deliveries"][0]["event"], "issues.labeled");
+    let human =
+        String::from_utf8(orion(dir.path()).arg("status").output().unwrap().stdout).unwrap();
+    assert!(
+        human.contains("issues.labeled") && human.contains("Codertocat/Hello-World"),
+        "{human}"
+    );
+}
