@@ -396,7 +396,7 @@ impl Config {
                 "use 2000",
             );
         }
-        if self.queue.backoff_max_secs * 1000 < self.queue.backoff_base_ms {
+        if self.queue.backoff_max_secs.saturating_mul(1000) < self.queue.backoff_base_ms {
             bad(
                 "queue.backoff_max_secs",
                 "is smaller than queue.backoff_base_ms".to_owned(),

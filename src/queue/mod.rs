@@ -149,74 +149,64 @@ impl Queue {
     }
 
     /// Takes the next due job — queued and due, or running with an expired lease — for `owner`.
+    /// A job whose attempts are used up by lost workers comes back with `attempt > max_attempts`,
+    /// for the worker to dead-letter (and count) without running it.
     pub async fn lease(&self, owner: &str, ttl: Duration) -> anyhow::Result<Option<LeasedJob>> {
-        loop {
-            let now = now_ms();
-            let mut tx = self.store.pool().begin().await?;
-            // One statement picks and claims, so two workers can never lease the same job.
-            let row = sqlx::query(
-                "UPDATE jobs
-                 SET state = 'running', lease_owner = $1, lease_expires_at = $2,
-                     attempts = attempts + 1, updated_at = $3
-                 WHERE id = (SELECT id FROM jobs
-                             WHERE (state = 'queued' AND run_after <= $3)
-                                OR (state = 'running' AND lease_expires_at < $3)
-                             ORDER BY run_after, id LIMIT 1)
-                 RETURNING id, kind, payload, idempotency_key, attempts, max_attempts",
-            )
-            .bind(owner)
-            .bind(now + ttl.as_millis() as i64)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .context("while leasing a job")?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let job = LeasedJob {
-                id: row.get(0),
-                kind: row.get(1),
-                payload: row.get(2),
-                idempotency_key: row.get(3),
-                attempt: row.get::<i64, _>(4) as u32,
-                max_attempts: row.get::<i64, _>(5) as u32,
-                owner: owner.to_owned(),
-            };
-            // An earlier attempt still open means its worker died holding the lease.
-            let lost = sqlx::query(
-                "UPDATE job_runs SET outcome = 'lease_expired', finished_at = $2
-                 WHERE job_id = $1 AND outcome IS NULL",
-            )
-            .bind(job.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if lost > 0 {
-                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempt, "took over a job whose worker lost its lease");
-            }
-            if job.attempt > job.max_attempts {
-                // Crashed its worker on every attempt: stop here rather than crash another one.
-                let error = format!(
-                    "the worker running it was lost {} time(s) (lease expired)",
-                    job.attempt - 1
-                );
-                finish_in(&mut tx, &job, &Finish::Dead { error }, now).await?;
-                tx.commit().await?;
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO job_runs (job_id, attempt, worker, started_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(job.id)
-            .bind(job.attempt as i64)
-            .bind(owner)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await.context("while committing a lease")?;
-            return Ok(Some(job));
+        let now = now_ms();
+        let mut tx = self.store.pool().begin().await?;
+        // One statement picks and claims, so two workers can never lease the same job.
+        let row = sqlx::query(
+            "UPDATE jobs
+             SET state = 'running', lease_owner = $1, lease_expires_at = $2,
+                 attempts = attempts + 1, updated_at = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (state = 'queued' AND run_after <= $3)
+                            OR (state = 'running' AND lease_expires_at < $3)
+                         ORDER BY run_after, id LIMIT 1)
+             RETURNING id, kind, payload, idempotency_key, attempts, max_attempts",
+        )
+        .bind(owner)
+        .bind(now + ttl.as_millis() as i64)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("while leasing a job")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let job = LeasedJob {
+            id: row.get(0),
+            kind: row.get(1),
+            payload: row.get(2),
+            idempotency_key: row.get(3),
+            attempt: row.get::<i64, _>(4) as u32,
+            max_attempts: row.get::<i64, _>(5) as u32,
+            owner: owner.to_owned(),
+        };
+        // An earlier attempt still open means its worker died holding the lease.
+        let lost = sqlx::query(
+            "UPDATE job_runs SET outcome = 'lease_expired', finished_at = $2
+             WHERE job_id = $1 AND outcome IS NULL",
+        )
+        .bind(job.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if lost > 0 {
+            tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempt, "took over a job whose worker lost its lease");
         }
+        sqlx::query(
+            "INSERT INTO job_runs (job_id, attempt, worker, started_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(job.id)
+        .bind(job.attempt as i64)
+        .bind(owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await.context("while committing a lease")?;
+        Ok(Some(job))
     }
 
     /// Renews the lease; `false` means it was lost (expired and taken by another worker), and the

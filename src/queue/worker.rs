@@ -178,6 +178,14 @@ async fn run_one(shared: &Shared, job: LeasedJob) {
         crate::failpoint::pause("queue.after-lease").await;
         let started = Instant::now();
         let finish = match shared.registry.get(&job.kind) {
+            // Every earlier attempt lost its worker (lease expired): stop here rather than
+            // crash another one.
+            _ if job.attempt > job.max_attempts => Finish::Dead {
+                error: format!(
+                    "the worker running it was lost {} time(s) (lease expired)",
+                    job.attempt - 1
+                ),
+            },
             None => Finish::Dead {
                 error: format!("no handler is registered for job kind {:?}", job.kind),
             },
@@ -233,6 +241,13 @@ async fn supervise(shared: &Shared, job: &LeasedJob, handler: Arc<dyn Handler>) 
     renew.tick().await; // the first tick is immediate
     let result = loop {
         tokio::select! {
+            // Abort first: a handler that stops because it was cancelled returns at the same
+            // moment, and its job must be released, not recorded as whatever it returned.
+            biased;
+            _ = shared.abort.cancelled() => {
+                task.abort();
+                return Some(Finish::Released);
+            }
             result = &mut task => break result,
             _ = renew.tick() => match shared.queue.extend(job, ttl).await {
                 Ok(true) => {}
@@ -244,10 +259,6 @@ async fn supervise(shared: &Shared, job: &LeasedJob, handler: Arc<dyn Handler>) 
                 }
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not renew the lease; will retry"),
             },
-            _ = shared.abort.cancelled() => {
-                task.abort();
-                return Some(Finish::Released);
-            }
         }
     };
     let error = match result {

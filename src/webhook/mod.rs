@@ -12,10 +12,14 @@
 //! | GitHub event or delivery header missing     | 400    |
 //! | signed but unreadable (bad JSON, bad shape) | 400, and the delivery is recorded as `unreadable` |
 //! | `ping`                                      | 200    |
-//! | an event Orion does not act on              | 202, counted, not stored |
+//! | an event Orion does not act on              | 202 (Linear: 200), counted, not stored |
 //! | a delivery id seen before                   | 200, nothing created |
-//! | stored                                      | 202    |
-//! | the database failed                         | 503 (the sender retries or can redeliver) |
+//! | stored                                      | 202 (Linear: 200) |
+//! | the jobs for an event could not be built    | 500    |
+//! | the database failed                         | 503 (Linear retries; GitHub deliveries can be redelivered) |
+//!
+//! Linear documents that it retries any delivery not answered with 200, so Linear's acceptances
+//! are 200; GitHub's are 202, which GitHub treats as success.
 
 pub mod github;
 pub mod linear;
@@ -254,7 +258,7 @@ async fn accept(
             metrics.delivery(source.as_str(), event_header, "ignored");
             tracing::debug!("acknowledged an event Orion does not act on");
             return reply(
-                StatusCode::ACCEPTED,
+                accepted_status(source),
                 "ignored",
                 format!("Orion does not act on {event_header} events"),
             );
@@ -328,7 +332,7 @@ async fn accept(
                 metrics.delivery(source.as_str(), &event_name, "accepted");
                 tracing::info!(jobs, "delivery stored");
                 reply(
-                    StatusCode::ACCEPTED,
+                    accepted_status(source),
                     "accepted",
                     format!("{event_name} stored with {jobs} job(s)"),
                 )
@@ -343,6 +347,14 @@ async fn accept(
                 "Orion could not store the delivery; retry or redeliver it",
             )
         }
+    }
+}
+
+/// The success status each sender expects (see the module docs).
+fn accepted_status(source: Source) -> StatusCode {
+    match source {
+        Source::Github => StatusCode::ACCEPTED,
+        Source::Linear => StatusCode::OK,
     }
 }
 

@@ -334,7 +334,7 @@ async fn linear_stale_or_missing_timestamps_answer_401_and_store_nothing() {
             .body(no_timestamp.clone()),
     )
     .await;
-    assert_eq!(status, 202);
+    assert_eq!(status, 200);
     app.shutdown().await;
 }
 
@@ -384,14 +384,16 @@ async fn a_linear_retry_with_the_same_delivery_header_creates_one_job() {
     let (a, _) = app.linear(&linear_issue(now_ms()), Some("lin-1")).await;
     // Linear re-signs a retry with a new timestamp; the delivery header is what dedupes it.
     let (b, reply) = app.linear(&linear_issue(now_ms() + 5), Some("lin-1")).await;
-    assert_eq!((a, b), (202, 200), "{reply}");
+    assert_eq!((a, b), (200, 200), "{reply}");
+    assert_eq!(reply["outcome"], "duplicate");
     // Without the header, the id is derived from webhookId + timestamp + entity id.
     let mut value: serde_json::Value = serde_json::from_slice(&linear_issue(now_ms())).unwrap();
     value["webhookId"] = "hook-1".into();
     let body = serde_json::to_vec(&value).unwrap();
     let (c, _) = app.linear(&body, None).await;
-    let (d, _) = app.linear(&body, None).await;
-    assert_eq!((c, d), (202, 200));
+    let (d, reply) = app.linear(&body, None).await;
+    assert_eq!((c, d), (200, 200));
+    assert_eq!(reply["outcome"], "duplicate");
     assert_eq!(app.jobs().await.len(), 2);
     let derived = &app.deliveries().await[1].delivery_id;
     assert!(derived.starts_with("derived-"), "{derived}");

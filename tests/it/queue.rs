@@ -251,12 +251,23 @@ async fn a_job_that_keeps_killing_its_worker_ends_dead() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(
-        h.queue
-            .lease("next", Duration::from_secs(5))
-            .await
-            .unwrap()
-            .is_none()
+    let ran = Arc::new(AtomicU32::new(0));
+    let mut registry = Registry::default();
+    let r = ran.clone();
+    registry.register("crasher", move |_ctx: JobContext| {
+        let r = r.clone();
+        async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let pool = h.start(registry);
+    h.wait_state("crasher-1", "dead").await;
+    pool.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "not run a third time");
+    assert_eq!(
+        outcomes(&h.runs("crasher-1").await),
+        ["lease_expired", "lease_expired", "dead"]
     );
     let (state, _, error) = h.job("crasher-1").await;
     assert_eq!(state, "dead");
