@@ -71,11 +71,12 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, Unreadable> {
             if action()?.as_deref() != Some("completed") {
                 return ignored(body);
             }
-            EventKind::Check(match event {
-                "check_run" => decode::<CheckRunPayload>(body)?.into_event(),
-                "check_suite" => decode::<CheckSuitePayload>(body)?.into_event(),
-                _ => decode::<WorkflowRunPayload>(body)?.into_event(),
-            })
+            let kind = match event {
+                "check_run" => CheckKind::CheckRun,
+                "check_suite" => CheckKind::CheckSuite,
+                _ => CheckKind::WorkflowRun,
+            };
+            EventKind::Check(decode::<CheckPayload>(body)?.into_event(kind))
         }
         "push" => {
             let push = decode::<PushPayload>(body)?;
@@ -454,111 +455,45 @@ struct WireSuiteBranch {
     head_branch: Option<String>,
 }
 
+/// The object of a `check_run`, `check_suite` or `workflow_run` delivery: the three share the
+/// fields Orion reads, under the event's own key.
 #[derive(Deserialize)]
-struct WireCheckRun {
-    id: u64,
-    name: String,
-    head_sha: String,
-    conclusion: Option<String>,
-    #[serde(default)]
-    pull_requests: Vec<WirePullNumber>,
-    check_suite: Option<WireSuiteBranch>,
-}
-
-#[derive(Deserialize)]
-struct CheckRunPayload {
-    check_run: WireCheckRun,
-    repository: WireRepo,
-    installation: Option<WireInstallation>,
-    sender: WireUser,
-}
-
-impl CheckRunPayload {
-    fn into_event(self) -> CheckEvent {
-        let run = self.check_run;
-        CheckEvent {
-            repo: self.repository.into(),
-            installation: installation(self.installation),
-            kind: CheckKind::CheckRun,
-            id: run.id,
-            name: Some(run.name),
-            head_sha: CommitSha(run.head_sha),
-            head_branch: run.check_suite.and_then(|s| s.head_branch),
-            conclusion: run.conclusion,
-            pull_numbers: pull_numbers(run.pull_requests),
-            sender: self.sender.into(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct WireCheckSuite {
-    id: u64,
-    head_sha: String,
-    head_branch: Option<String>,
-    conclusion: Option<String>,
-    #[serde(default)]
-    pull_requests: Vec<WirePullNumber>,
-}
-
-#[derive(Deserialize)]
-struct CheckSuitePayload {
-    check_suite: WireCheckSuite,
-    repository: WireRepo,
-    installation: Option<WireInstallation>,
-    sender: WireUser,
-}
-
-impl CheckSuitePayload {
-    fn into_event(self) -> CheckEvent {
-        let suite = self.check_suite;
-        CheckEvent {
-            repo: self.repository.into(),
-            installation: installation(self.installation),
-            kind: CheckKind::CheckSuite,
-            id: suite.id,
-            name: None,
-            head_sha: CommitSha(suite.head_sha),
-            head_branch: suite.head_branch,
-            conclusion: suite.conclusion,
-            pull_numbers: pull_numbers(suite.pull_requests),
-            sender: self.sender.into(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct WireWorkflowRun {
+struct WireCheck {
     id: u64,
     name: Option<String>,
     head_sha: String,
+    /// Suites and workflow runs carry the branch; a check run carries it in its suite.
     head_branch: Option<String>,
+    check_suite: Option<WireSuiteBranch>,
     conclusion: Option<String>,
     #[serde(default)]
     pull_requests: Vec<WirePullNumber>,
 }
 
 #[derive(Deserialize)]
-struct WorkflowRunPayload {
-    workflow_run: WireWorkflowRun,
+struct CheckPayload {
+    #[serde(alias = "check_run", alias = "check_suite", alias = "workflow_run")]
+    check: WireCheck,
     repository: WireRepo,
     installation: Option<WireInstallation>,
     sender: WireUser,
 }
 
-impl WorkflowRunPayload {
-    fn into_event(self) -> CheckEvent {
-        let run = self.workflow_run;
+impl CheckPayload {
+    fn into_event(self, kind: CheckKind) -> CheckEvent {
+        let check = self.check;
         CheckEvent {
             repo: self.repository.into(),
             installation: installation(self.installation),
-            kind: CheckKind::WorkflowRun,
-            id: run.id,
-            name: run.name,
-            head_sha: CommitSha(run.head_sha),
-            head_branch: run.head_branch,
-            conclusion: run.conclusion,
-            pull_numbers: pull_numbers(run.pull_requests),
+            kind,
+            id: check.id,
+            name: check.name,
+            head_sha: CommitSha(check.head_sha),
+            head_branch: check
+                .head_branch
+                .or_else(|| check.check_suite.and_then(|s| s.head_branch)),
+            conclusion: check.conclusion,
+            pull_numbers: pull_numbers(check.pull_requests),
             sender: self.sender.into(),
         }
     }

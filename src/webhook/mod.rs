@@ -57,11 +57,15 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Reads the body up to the limit, refusing early on a declared `Content-Length` over it.
 async fn read_body(
     state: &AppState,
+    source: Source,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<axum::body::Bytes, Response> {
     let limit = state.config().server.max_body_bytes;
     let too_large = || {
+        state
+            .metrics()
+            .delivery(source.as_str(), "unknown", "too_large");
         reply(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
@@ -86,12 +90,9 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Bod
         tracing::info!(outcome, %message, "rejected a GitHub delivery");
         reply(status, outcome, message)
     };
-    let body = match read_body(&state, &headers, body).await {
+    let body = match read_body(&state, Source::Github, &headers, body).await {
         Ok(b) => b,
-        Err(response) => {
-            metrics.delivery("github", "unknown", "too_large");
-            return response;
-        }
+        Err(response) => return response,
     };
     if let Err(e) = signature::verify_github(
         state.github_secrets(),
@@ -158,12 +159,9 @@ pub async fn linear(State(state): State<AppState>, headers: HeaderMap, body: Bod
             "Linear webhooks are not configured: set ORION_LINEAR_WEBHOOK_SECRET to the webhook's signing secret".to_owned(),
         );
     };
-    let body = match read_body(&state, &headers, body).await {
+    let body = match read_body(&state, Source::Linear, &headers, body).await {
         Ok(b) => b,
-        Err(response) => {
-            metrics.delivery("linear", "unknown", "too_large");
-            return response;
-        }
+        Err(response) => return response,
     };
     if let Err(e) = signature::verify_linear(
         secret,
