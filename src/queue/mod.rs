@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Serialize, de::DeserializeOwned};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, SqliteConnection};
 
 pub use backoff::Backoff;
 pub use worker::{Handler, JobContext, JobError, Registry, WorkerPool};
@@ -57,7 +57,7 @@ impl NewJob {
 
 /// Inserts a job inside the caller's transaction; `false` when its idempotency key already exists.
 pub(crate) async fn insert_job(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     job: &NewJob,
     delivery: Option<i64>,
     now: i64,
@@ -75,7 +75,7 @@ pub(crate) async fn insert_job(
     .bind(job.run_after.unwrap_or(now))
     .bind(delivery)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .with_context(|| format!("while inserting job {}", job.idempotency_key))?;
     Ok(result.rows_affected() == 1)
@@ -138,7 +138,7 @@ impl Queue {
 
     /// Enqueues jobs outside of an ingest (heartbeat ticks, follow-up jobs); returns how many were new.
     pub async fn enqueue(&self, jobs: &[NewJob]) -> anyhow::Result<usize> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let now = now_ms();
         let mut created = 0;
         for job in jobs {
@@ -153,16 +153,19 @@ impl Queue {
     /// for the worker to dead-letter (and count) without running it.
     pub async fn lease(&self, owner: &str, ttl: Duration) -> anyhow::Result<Option<LeasedJob>> {
         let now = now_ms();
-        let mut tx = self.store.pool().begin().await?;
-        // One statement picks and claims, so two workers can never lease the same job.
+        let mut tx = self.store.begin_write().await?;
+        // One statement picks and claims, so two workers can never lease the same job. Expired
+        // leases first (their jobs are the oldest), then the earliest due job. Each lookup walks
+        // its own index and stops at its first row, so a long backlog costs nothing here.
         let row = sqlx::query(
             "UPDATE jobs
              SET state = 'running', lease_owner = $1, lease_expires_at = $2,
                  attempts = attempts + 1, updated_at = $3
-             WHERE id = (SELECT id FROM jobs
-                         WHERE (state = 'queued' AND run_after <= $3)
-                            OR (state = 'running' AND lease_expires_at < $3)
-                         ORDER BY run_after, id LIMIT 1)
+             WHERE id = COALESCE(
+                 (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < $3
+                  ORDER BY lease_expires_at LIMIT 1),
+                 (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $3
+                  ORDER BY run_after, id LIMIT 1))
              RETURNING id, kind, payload, idempotency_key, attempts, max_attempts",
         )
         .bind(owner)
@@ -212,6 +215,7 @@ impl Queue {
     /// Renews the lease; `false` means it was lost (expired and taken by another worker), and the
     /// caller should stop working on the job.
     pub async fn extend(&self, job: &LeasedJob, ttl: Duration) -> anyhow::Result<bool> {
+        let mut tx = self.store.begin_write().await?;
         let now = now_ms();
         let result = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $1, updated_at = $2
@@ -221,16 +225,19 @@ impl Queue {
         .bind(now)
         .bind(job.id)
         .bind(&job.owner)
-        .execute(self.store.pool())
+        .execute(&mut *tx)
         .await
         .context("while renewing a lease")?;
+        tx.commit()
+            .await
+            .context("while committing a lease renewal")?;
         Ok(result.rows_affected() == 1)
     }
 
     /// Records how an attempt ended. `false` means this worker no longer held the lease, so the
     /// outcome was not recorded (another worker owns the job now).
     pub async fn finish(&self, job: &LeasedJob, finish: Finish) -> anyhow::Result<bool> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let held = finish_in(&mut tx, job, &finish, now_ms()).await?;
         tx.commit().await.context("while recording a job outcome")?;
         Ok(held)
@@ -238,7 +245,7 @@ impl Queue {
 }
 
 async fn finish_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     job: &LeasedJob,
     finish: &Finish,
     now: i64,
@@ -271,7 +278,7 @@ async fn finish_in(
     .bind(terminal)
     .bind(job.id)
     .bind(&job.owner)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .context("while updating a job")?;
     if result.rows_affected() == 0 {
@@ -286,7 +293,7 @@ async fn finish_in(
     .bind(now)
     .bind(job.id)
     .bind(job.attempt as i64)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .context("while recording a job run")?;
     Ok(true)

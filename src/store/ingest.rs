@@ -103,11 +103,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Request>, wake: std::sync::
 }
 
 async fn commit(store: &Store, batch: &[Request]) -> anyhow::Result<Vec<IngestOutcome>> {
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .context("while starting the ingest transaction")?;
+    let mut tx = store.begin_write().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for Request { record: r, .. } in batch {
         let outcome = if r.error.is_some() {

@@ -10,9 +10,13 @@ mod status;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use ingest::{DeliveryRecord, Ingest, IngestOutcome};
 pub use status::{DeadJob, RecentDelivery, StatusReport};
@@ -30,6 +34,38 @@ pub fn now_ms() -> i64 {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// SQLite admits one writer at a time and makes the others sleep and retry (1, 2, 5 … 100 ms),
+    /// in no order. Queueing this process's writers here instead — first come, first served —
+    /// keeps a webhook's commit from sleeping behind job bookkeeping: under load that turned a
+    /// millisecond ack into a second. (Other processes on the same file still use the busy timeout.)
+    write_gate: Arc<Mutex<()>>,
+}
+
+/// A write transaction holding the write gate until it commits or is dropped.
+pub struct WriteTx {
+    // Declared before the guard so the transaction is dropped (rolled back) first.
+    tx: Transaction<'static, Sqlite>,
+    _gate: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+/// Derefs to the connection, so `&mut *tx` is an executor.
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 /// Whether opening may create a missing database (`serve` does; `status` should say it is missing).
@@ -61,11 +97,26 @@ impl Store {
             .run(&pool)
             .await
             .context("while applying database migrations")?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            write_gate: Arc::new(Mutex::new(())),
+        })
     }
 
+    /// For reads. Writes go through [`Store::begin_write`].
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Begins a write transaction once this process's earlier writers are done.
+    pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
+        let gate = self.write_gate.clone().lock_owned().await;
+        let tx = self
+            .pool
+            .begin()
+            .await
+            .context("while starting a write transaction")?;
+        Ok(WriteTx { tx, _gate: gate })
     }
 
     /// For `/healthz`: the database answers a query.
@@ -93,6 +144,7 @@ impl Store {
         key: &str,
         value: &str,
     ) -> anyhow::Result<(String, bool)> {
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (key) DO NOTHING",
@@ -100,11 +152,12 @@ impl Store {
         .bind(key)
         .bind(value)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .with_context(|| format!("while writing setting {key}"))?
         .rows_affected()
             == 1;
+        tx.commit().await?;
         let current = self
             .setting(key)
             .await?
