@@ -34,6 +34,9 @@ pub fn now_ms() -> i64 {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// One connection for all of this process's writes: it keeps its page cache warm (a write on
+    /// another connection would invalidate it) and it is what the gate below hands out.
+    write_pool: SqlitePool,
     /// SQLite admits one writer at a time and makes the others sleep and retry (1, 2, 5 … 100 ms),
     /// in no order. Queueing this process's writers here instead — first come, first served —
     /// keeps a webhook's commit from sleeping behind job bookkeeping: under load that turned a
@@ -88,17 +91,23 @@ impl Store {
             })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let write_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("while opening the database {}", config.url))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .connect_with(options)
             .await
             .with_context(|| format!("while opening the database {}", config.url))?;
         sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
+            .run(&write_pool)
             .await
             .context("while applying database migrations")?;
         Ok(Self {
             pool,
+            write_pool,
             write_gate: Arc::new(Mutex::new(())),
         })
     }
@@ -112,7 +121,7 @@ impl Store {
     pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
         let gate = self.write_gate.clone().lock_owned().await;
         let tx = self
-            .pool
+            .write_pool
             .begin()
             .await
             .context("while starting a write transaction")?;
@@ -167,6 +176,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.write_pool.close().await;
     }
 }
 
