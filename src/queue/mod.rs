@@ -153,7 +153,7 @@ impl Queue {
     /// for the worker to dead-letter (and count) without running it.
     pub async fn lease(&self, owner: &str, ttl: Duration) -> anyhow::Result<Option<LeasedJob>> {
         let now = now_ms();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.store.begin_background_write().await?;
         // One statement picks and claims, so two workers can never lease the same job. Expired
         // leases first (their jobs are the oldest), then the earliest due job. Each lookup walks
         // its own index and stops at its first row, so a long backlog costs nothing here.
@@ -215,7 +215,7 @@ impl Queue {
     /// Renews the lease; `false` means it was lost (expired and taken by another worker), and the
     /// caller should stop working on the job.
     pub async fn extend(&self, job: &LeasedJob, ttl: Duration) -> anyhow::Result<bool> {
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.store.begin_background_write().await?;
         let now = now_ms();
         let result = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $1, updated_at = $2
@@ -237,7 +237,7 @@ impl Queue {
     /// Records how an attempt ended. `false` means this worker no longer held the lease, so the
     /// outcome was not recorded (another worker owns the job now).
     pub async fn finish(&self, job: &LeasedJob, finish: Finish) -> anyhow::Result<bool> {
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.store.begin_background_write().await?;
         let held = finish_in(&mut tx, job, &finish, now_ms()).await?;
         tx.commit().await.context("while recording a job outcome")?;
         Ok(held)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 pub use ingest::{DeliveryRecord, Ingest, IngestOutcome};
 pub use status::{DeadJob, RecentDelivery, StatusReport};
@@ -42,6 +42,10 @@ pub struct Store {
     /// keeps a webhook's commit from sleeping behind job bookkeeping: under load that turned a
     /// millisecond ack into a second. (Other processes on the same file still use the busy timeout.)
     write_gate: Arc<Mutex<()>>,
+    /// Background writers (job bookkeeping) queue here before the gate, so at most one of them is
+    /// ever ahead of a webhook's commit in the gate: an acknowledgement waits for one job update
+    /// at most, not for every worker's.
+    background: Arc<Semaphore>,
 }
 
 /// A write transaction holding the write gate until it commits or is dropped.
@@ -49,6 +53,7 @@ pub struct WriteTx {
     // Declared before the guard so the transaction is dropped (rolled back) first.
     tx: Transaction<'static, Sqlite>,
     _gate: OwnedMutexGuard<()>,
+    _background: Option<OwnedSemaphorePermit>,
 }
 
 impl WriteTx {
@@ -109,6 +114,7 @@ impl Store {
             pool,
             write_pool,
             write_gate: Arc::new(Mutex::new(())),
+            background: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -117,15 +123,36 @@ impl Store {
         &self.pool
     }
 
-    /// Begins a write transaction once this process's earlier writers are done.
+    /// Begins a write transaction once this process's earlier writers are done. For writes a
+    /// client is waiting on (webhook ingest).
     pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
+        self.begin(None).await
+    }
+
+    /// Like [`Store::begin_write`], for writes nobody is waiting on (the queue's own bookkeeping):
+    /// they yield to foreground writes.
+    pub async fn begin_background_write(&self) -> anyhow::Result<WriteTx> {
+        let permit = self
+            .background
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the background semaphore is never closed");
+        self.begin(Some(permit)).await
+    }
+
+    async fn begin(&self, background: Option<OwnedSemaphorePermit>) -> anyhow::Result<WriteTx> {
         let gate = self.write_gate.clone().lock_owned().await;
         let tx = self
             .write_pool
             .begin()
             .await
             .context("while starting a write transaction")?;
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            _gate: gate,
+            _background: background,
+        })
     }
 
     /// For `/healthz`: the database answers a query.
