@@ -96,6 +96,21 @@ impl Harness {
     }
 }
 
+/// A registry whose `kind` handler succeeds and counts how often it ran.
+fn counting(kind: &str) -> (Registry, Arc<AtomicU32>) {
+    let ran = Arc::new(AtomicU32::new(0));
+    let mut registry = Registry::default();
+    let r = ran.clone();
+    registry.register(kind, move |_ctx: JobContext| {
+        let r = r.clone();
+        async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    (registry, ran)
+}
+
 fn outcomes(runs: &[(i64, Option<String>, i64)]) -> Vec<&str> {
     runs.iter()
         .map(|(_, o, _)| o.as_deref().unwrap_or("running"))
@@ -215,16 +230,7 @@ async fn an_expired_lease_is_taken_over_and_runs_once_more() {
     assert_eq!(ghost.attempt, 1);
     tokio::time::sleep(Duration::from_millis(5)).await;
 
-    let ran = Arc::new(AtomicU32::new(0));
-    let mut registry = Registry::default();
-    let r = ran.clone();
-    registry.register("work", move |_ctx: JobContext| {
-        let r = r.clone();
-        async move {
-            r.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-    });
+    let (registry, ran) = counting("work");
     let pool = h.start(registry);
     h.wait_state("orphan", "done").await;
     pool.shutdown(Duration::from_secs(1)).await;
@@ -251,16 +257,7 @@ async fn a_job_that_keeps_killing_its_worker_ends_dead() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let ran = Arc::new(AtomicU32::new(0));
-    let mut registry = Registry::default();
-    let r = ran.clone();
-    registry.register("crasher", move |_ctx: JobContext| {
-        let r = r.clone();
-        async move {
-            r.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-    });
+    let (registry, ran) = counting("crasher");
     let pool = h.start(registry);
     h.wait_state("crasher-1", "dead").await;
     pool.shutdown(Duration::from_secs(1)).await;
