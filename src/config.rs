@@ -29,6 +29,12 @@ pub struct Config {
     pub queue: QueueConfig,
     pub linear: LinearConfig,
     pub log: LogConfig,
+    /// Models Orion may call, by the name tiers and routing use.
+    pub models: BTreeMap<String, crate::llm::ModelConfig>,
+    pub tiers: crate::llm::TiersConfig,
+    pub routing: crate::llm::RoutingConfig,
+    pub budgets: crate::llm::BudgetConfig,
+    pub llm: crate::llm::LlmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -420,6 +426,7 @@ impl Config {
                 "use e.g. \"info\" or \"orion_bot=debug,info\"",
             );
         }
+        crate::llm::LlmSettings::from_config(self).validate(&mut out);
         out
     }
 

@@ -5,11 +5,13 @@
 //! durable queue ([`queue`]); [`app`] wires it together and [`config`] configures it.
 
 pub mod app;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod event;
 pub mod failpoint;
 pub mod jobs;
+pub mod llm;
 pub mod metrics;
 pub mod queue;
 pub mod store;

@@ -1,6 +1,7 @@
 //! Prometheus metrics, served as text at `GET /metrics`.
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -29,6 +30,24 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    model: String,
+    /// `input` (full price), `output`, `cached_input` (cache hits), `cache_write`.
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabel {
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
 }
@@ -45,6 +64,9 @@ pub struct Metrics {
     job_retries: Family<KindLabel, Counter>,
     jobs_dead: Family<KindLabel, Counter>,
     queue_depth: Family<StateLabel, Gauge>,
+    llm_calls: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    llm_tokens: Family<TokenLabels, Counter>,
+    llm_cost: Family<ModelLabel, Counter<f64, AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -87,8 +109,31 @@ impl Default for Metrics {
             "Jobs in the queue by state (read at scrape time)",
             queue_depth.clone(),
         );
+        let llm_calls = Family::<ModelLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            job_histogram,
+        );
+        registry.register(
+            "llm_call_duration_seconds",
+            "Model calls by model and outcome (ok or the error kind), with their latency",
+            llm_calls.clone(),
+        );
+        let llm_tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "llm_tokens",
+            "Tokens by model and kind; cached_input is prompt-cache hits",
+            llm_tokens.clone(),
+        );
+        let llm_cost = Family::<ModelLabel, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "llm_cost_usd",
+            "Model spend in USD by model",
+            llm_cost.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            llm_calls,
+            llm_tokens,
+            llm_cost,
             deliveries,
             job_seconds,
             job_retries,
@@ -142,6 +187,45 @@ impl Metrics {
                     state: state.clone(),
                 })
                 .set(*n);
+        }
+    }
+
+    /// Records one model call.
+    pub fn llm_call(
+        &self,
+        model: &str,
+        outcome: &str,
+        usage: &crate::llm::Usage,
+        usd: f64,
+        elapsed: Duration,
+    ) {
+        self.llm_calls
+            .get_or_create(&ModelLabels {
+                model: model.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        for (kind, n) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cached_input", usage.cached_input_tokens),
+            ("cache_write", usage.cache_write_tokens),
+        ] {
+            if n > 0 {
+                self.llm_tokens
+                    .get_or_create(&TokenLabels {
+                        model: model.to_owned(),
+                        kind: kind.to_owned(),
+                    })
+                    .inc_by(n);
+            }
+        }
+        if usd > 0.0 {
+            self.llm_cost
+                .get_or_create(&ModelLabel {
+                    model: model.to_owned(),
+                })
+                .inc_by(usd);
         }
     }
 

@@ -1,0 +1,223 @@
+//! OpenAI Chat Completions (`POST {base_url}/chat/completions`), which OpenAI-compatible servers
+//! (DeepSeek, OpenRouter, Groq, Together, Gemini's OpenAI endpoint, Ollama, vLLM, llama.cpp) speak too.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::config::ModelConfig;
+use super::error::ProviderError;
+use super::types::{ChatRequest, ChatResponse, Part, Role, StopReason, ToolChoice, Usage};
+
+pub fn endpoint(model: &ModelConfig) -> String {
+    format!("{}/chat/completions", model.base_url())
+}
+
+/// The request body. `max_output_tokens` is already capped to the model's limit.
+pub fn request_body(model: &ModelConfig, req: &ChatRequest, max_output_tokens: u32) -> Value {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if !req.system.is_empty() {
+        messages.push(json!({"role": "system", "content": req.system}));
+    }
+    for m in &req.messages {
+        let mut text = String::new();
+        let mut calls = Vec::new();
+        for p in &m.parts {
+            match p {
+                Part::Text { text: t } => {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(t);
+                }
+                Part::ToolCall {
+                    id,
+                    name,
+                    arguments,
+                } => calls.push(json!({
+                    "id": id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments.to_string()},
+                })),
+                // Each result is its own `tool` message, and must directly follow the assistant
+                // message that asked for it, so results go before any text of the same turn.
+                Part::ToolResult {
+                    call_id, content, ..
+                } => messages.push(json!({
+                    "role": "tool",
+                    "tool_call_id": call_id,
+                    "content": content,
+                })),
+            }
+        }
+        match m.role {
+            Role::User if !text.is_empty() => {
+                messages.push(json!({"role": "user", "content": text}));
+            }
+            Role::User => {}
+            Role::Assistant => {
+                let mut msg = json!({
+                    "role": "assistant",
+                    "content": if text.is_empty() { Value::Null } else { Value::String(text) },
+                });
+                if !calls.is_empty() {
+                    msg["tool_calls"] = Value::Array(calls);
+                }
+                messages.push(msg);
+            }
+        }
+    }
+    let mut body = json!({"model": model.model, "messages": messages});
+    // OpenAI's own models take `max_completion_tokens` (reasoning models reject `max_tokens`);
+    // compatible servers generally know only `max_tokens`.
+    let field = if model.base_url().contains("api.openai.com") {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    body[field] = json!(max_output_tokens);
+    if let Some(t) = req.temperature {
+        body["temperature"] = json!(t);
+    }
+    if !req.tools.is_empty() {
+        body["tools"] = req
+            .tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters,
+                }})
+            })
+            .collect();
+        body["tool_choice"] = match &req.tool_choice {
+            ToolChoice::Auto => json!("auto"),
+            ToolChoice::Required => json!("required"),
+            ToolChoice::None => json!("none"),
+            ToolChoice::Tool(name) => json!({"type": "function", "function": {"name": name}}),
+        };
+    }
+    if let Some(out) = &req.output {
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": {"name": out.name, "schema": out.schema, "strict": false},
+        });
+    }
+    body
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    id: Option<String>,
+    model: Option<String>,
+    choices: Vec<Choice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: WireMessage,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    content: Option<String>,
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<WireToolCall>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    id: String,
+    function: WireFunction,
+}
+
+#[derive(Deserialize)]
+struct WireFunction {
+    name: String,
+    arguments: String,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    prompt_tokens_details: Option<PromptDetails>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetails {
+    cached_tokens: Option<u64>,
+}
+
+/// Parses a 2xx body. Anything unusable is [`ProviderError::MalformedOutput`].
+pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+    let malformed = |message: String| ProviderError::MalformedOutput { message };
+    let c: Completion =
+        serde_json::from_str(body).map_err(|e| malformed(format!("not a chat completion: {e}")))?;
+    let choice = c
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| malformed("the completion has no choices".into()))?;
+    let mut parts = Vec::new();
+    if let Some(text) = choice.message.content.filter(|t| !t.is_empty()) {
+        parts.push(Part::Text { text });
+    }
+    for call in choice.message.tool_calls {
+        let arguments = if call.function.arguments.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(&call.function.arguments).map_err(|e| {
+                malformed(format!(
+                    "arguments of tool call {} ({}) are not JSON: {e}",
+                    call.id, call.function.name
+                ))
+            })?
+        };
+        parts.push(Part::ToolCall {
+            id: call.id,
+            name: call.function.name,
+            arguments,
+        });
+    }
+    let refused = choice.message.refusal.filter(|r| !r.is_empty());
+    let stop = match (&refused, choice.finish_reason.as_deref()) {
+        (Some(_), _) | (_, Some("content_filter")) => StopReason::Refused,
+        (_, Some("stop")) => StopReason::EndTurn,
+        (_, Some("tool_calls" | "function_call")) => StopReason::ToolUse,
+        (_, Some("length")) => StopReason::MaxTokens,
+        (_, other) => StopReason::Other(other.unwrap_or("none").to_owned()),
+    };
+    let usage = c
+        .usage
+        .map(|u| {
+            let cached = u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0)
+                .min(u.prompt_tokens);
+            Usage {
+                input_tokens: u.prompt_tokens - cached,
+                output_tokens: u.completion_tokens,
+                cached_input_tokens: cached,
+                cache_write_tokens: 0,
+            }
+        })
+        .unwrap_or_default();
+    let mut response = ChatResponse {
+        model: c.model.unwrap_or_default(),
+        id: c.id.unwrap_or_default(),
+        parts,
+        stop,
+        usage,
+        structured: None,
+    };
+    if req.output.is_some() {
+        if let Some(r) = refused {
+            return Err(malformed(format!("the model refused: {r}")));
+        }
+        response.structured = Some(super::json_answer(&response.text())?);
+    }
+    Ok(response)
+}
