@@ -334,8 +334,9 @@ impl Server {
                 let secrets = Secrets {
                     github_webhook: vec![Secret::new(SECRET)],
                     linear_webhook: None,
+                    ..Default::default()
                 };
-                let orion = Orion::start(config, secrets, orion_bot::jobs::registry()).await?;
+                let orion = Orion::start(config, secrets, orion_bot::jobs::registry).await?;
                 Ok(Server::Orion { orion, _dir: dir })
             }
         }

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Secret, Secrets};
+use crate::llm::{Llm, LlmSettings};
 use crate::metrics::Metrics;
 use crate::queue::{Queue, Registry, WorkerPool};
 use crate::store::{Ingest, OpenMode, Store};
@@ -27,6 +28,15 @@ struct Inner {
     store: Store,
     ingest: Ingest,
     metrics: Arc<Metrics>,
+    llm: Llm,
+}
+
+/// What job handlers are built with: the services a capability needs besides its job.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub llm: Llm,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What every request handler can reach. Cheap to clone.
@@ -51,6 +61,9 @@ impl AppState {
     }
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.0.metrics
+    }
+    pub fn llm(&self) -> &Llm {
+        &self.0.llm
     }
 }
 
@@ -109,11 +122,12 @@ pub struct Orion {
 }
 
 impl Orion {
-    /// Opens the store, binds the listener and starts serving and working.
+    /// Opens the store, binds the listener and starts serving and working. `registry` builds the
+    /// job handlers from the running services (e.g. [`crate::jobs::registry`]).
     pub async fn start(
         config: Config,
         secrets: Secrets,
-        registry: Registry,
+        registry: impl FnOnce(&Services) -> Registry,
     ) -> anyhow::Result<Self> {
         let store = Store::open(&config.store, OpenMode::CreateIfMissing).await?;
         let (github_secrets, generated_secret, using_stored_secret) =
@@ -132,6 +146,26 @@ impl Orion {
             };
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
+        // Webhook secrets join the API keys on the list of values no prompt may contain.
+        let webhook_secrets = github_secrets
+            .iter()
+            .chain(&secrets.linear_webhook)
+            .map(|s| s.expose().to_owned())
+            .collect();
+        let llm = Llm::new(
+            store.clone(),
+            LlmSettings::from_config(&config),
+            secrets.model_keys.0.clone(),
+            webhook_secrets,
+        )
+        .await?
+        .with_metrics(metrics.clone());
+        let services = Services {
+            llm: llm.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+        };
+        let registry = registry(&services);
         let ingest = Ingest::start(store.clone(), wake.clone());
         let state = AppState(Arc::new(Inner {
             config: config.clone(),
@@ -140,6 +174,7 @@ impl Orion {
             store: store.clone(),
             ingest,
             metrics: metrics.clone(),
+            llm,
         }));
         let listener = tokio::net::TcpListener::bind(&config.server.listen)
             .await
@@ -188,4 +223,76 @@ impl Orion {
         self.state.store().close().await;
         Ok(())
     }
+}
+
+/// Re-reads the configuration file and applies what can change without a restart: models,
+/// tiers, routing, budgets and call settings. Returns what changed, or the problems that kept the
+/// old configuration in force.
+pub fn reload(llm: &Llm, file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let loaded = Config::load(file).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let next = LlmSettings::from_config(&loaded.config);
+    let router = llm.router();
+    let before = router.settings();
+    if *before == next {
+        return Ok("nothing the model layer uses changed".to_owned());
+    }
+    let summary = format!(
+        "routing.strategy {:?}, {} model(s), tactical {:?}, strategic {:?}",
+        next.routing.strategy,
+        next.models.len(),
+        next.tiers.tactical,
+        next.tiers.strategic
+    );
+    llm.reload(next);
+    Ok(summary)
+}
+
+/// Reloads on SIGHUP and whenever the file's modification time or length changes (checked every
+/// `poll`), until `stop`. Other sections (listen address, store, queue) need a restart, and a
+/// configuration with problems is refused, logged and leaves the running one in force.
+pub fn watch_config(
+    llm: Llm,
+    file: Option<std::path::PathBuf>,
+    poll: std::time::Duration,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("while installing the SIGHUP handler")?;
+    let stamp = |f: &std::path::Path| {
+        std::fs::metadata(f)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()))
+    };
+    Ok(tokio::spawn(async move {
+        let mut last = file.as_deref().and_then(stamp);
+        let mut tick = tokio::time::interval(poll);
+        loop {
+            #[cfg(unix)]
+            let why = tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = hangup.recv() => "SIGHUP",
+                _ = tick.tick() => "file change",
+            };
+            #[cfg(not(unix))]
+            let why = tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => "file change",
+            };
+            if why == "file change" {
+                let now = file.as_deref().and_then(stamp);
+                if file.is_none() || now == last {
+                    continue;
+                }
+                last = now;
+            }
+            match reload(&llm, file.as_deref()) {
+                Ok(summary) => tracing::info!(trigger = why, "configuration reloaded: {summary}"),
+                Err(e) => tracing::error!(
+                    trigger = why,
+                    "configuration not reloaded, the running one stays in force: {e:#}"
+                ),
+            }
+        }
+    }))
 }

@@ -42,6 +42,24 @@ enum Command {
     },
     /// Sign a payload file with the configured secret and post it to a running Orion
     Replay(ReplayArgs),
+    /// The models, their ladder, prices and what routing has learned about each
+    Models {
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// What model calls cost, from the spend ledger
+    Spend {
+        /// Group by
+        #[arg(long, value_enum, default_value = "model")]
+        by: crate::llm::ledger::SpendBy,
+        /// Since a date (2026-11-01, midnight UTC) or a span back from now (7d, 24h); default: this month
+        #[arg(long)]
+        since: Option<String>,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -84,7 +102,11 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve => serve(loaded.config).await,
+            Command::Serve => serve(loaded).await,
+            Command::Models { json } => models(&loaded.config, json).await,
+            Command::Spend { by, since, json } => {
+                spend(&loaded.config, by, since.as_deref(), json).await
+            }
             Command::Status { json } => status(&loaded.config, json).await,
             Command::Replay(args) => replay(&loaded.config, args).await,
             Command::Check => unreachable!("handled above"),
@@ -99,16 +121,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
     // Reads FAILPOINTS (crash tests); a no-op when unset.
     let _failpoints = fail::FailScenario::setup();
+    let config = loaded.config;
     let public_url = config.server.public_url.clone();
     let signal = shutdown_signal()?;
-    let orion = Orion::start(config, Secrets::from_env(), crate::jobs::registry()).await?;
+    let secrets = Secrets::from_env();
+    let settings = crate::llm::LlmSettings::from_config(&config);
+    let missing = settings.missing_keys(&|name| secrets.model_keys.get(name));
+    if !missing.is_empty() {
+        bail!("{}", config::Problems(missing));
+    }
+    let orion = Orion::start(config, secrets, crate::jobs::registry).await?;
+    let stop_watch = tokio_util::sync::CancellationToken::new();
+    let watcher = crate::app::watch_config(
+        orion.state.llm().clone(),
+        loaded.file.clone(),
+        std::time::Duration::from_secs(2),
+        stop_watch.clone(),
+    )?;
     print!("{}", banner(&orion.startup, public_url.as_deref()));
     tracing::info!(addr = %orion.addr(), version = env!("CARGO_PKG_VERSION"), "orion is serving");
     signal.await;
     tracing::info!("shutting down: no new requests or jobs; letting running jobs finish");
+    stop_watch.cancel();
+    let _ = watcher.await;
     orion.shutdown().await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -184,6 +222,8 @@ fn check(loaded: &Loaded) -> ExitCode {
     }
     let secrets = Secrets::from_env();
     let warnings = secrets.warnings();
+    let settings = crate::llm::LlmSettings::from_config(&loaded.config);
+    problems.extend(settings.missing_keys(&|name| secrets.model_keys.get(name)));
     match &loaded.file {
         Some(f) => println!("config file: {}", f.display()),
         None => println!("config file: none (built-in defaults)"),
@@ -209,6 +249,23 @@ fn check(loaded: &Loaded) -> ExitCode {
             "not set (Linear webhooks answer 503)"
         }
     );
+    let ladder = settings.ladder();
+    if ladder.is_empty() {
+        println!(
+            "models: none configured (model work is refused; see [models] in orion.example.toml)"
+        );
+    } else {
+        println!(
+            "models: {} on the ladder, routing {:?}: {}",
+            ladder.len(),
+            settings.routing.strategy,
+            ladder
+                .iter()
+                .map(|(m, t)| format!("{m} ({t})"))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        );
+    }
     for w in &warnings {
         println!("warning: {w}");
     }
@@ -230,6 +287,242 @@ async fn open_existing(config: &Config) -> anyhow::Result<Store> {
                 config.store.url
             )
         })
+}
+
+#[derive(serde::Serialize)]
+struct ModelRow {
+    name: String,
+    rung: Option<usize>,
+    tier: Option<String>,
+    provider: &'static str,
+    model: String,
+    input_usd_per_mtok: f64,
+    output_usd_per_mtok: f64,
+    cached_input_usd_per_mtok: f64,
+    context_window: u64,
+    tools: bool,
+    vision: bool,
+    structured: bool,
+    enabled: bool,
+    key: String,
+}
+
+#[derive(serde::Serialize)]
+struct LearnedRow {
+    model: String,
+    kind: String,
+    successes: f64,
+    failures: f64,
+    /// Posterior mean and optimistic bound for a medium-complexity task of this kind.
+    mean: f64,
+    bound: f64,
+}
+
+async fn models(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let settings = crate::llm::LlmSettings::from_config(config);
+    let router = crate::llm::Router::new(settings.clone());
+    let secrets = Secrets::from_env();
+    let rows: Vec<ModelRow> = settings
+        .models
+        .iter()
+        .map(|(name, m)| {
+            let rung = router.rung_of(name);
+            ModelRow {
+                name: name.clone(),
+                rung,
+                tier: rung.map(|r| router.ladder()[r].1.to_string()),
+                provider: m.provider.name(),
+                model: m.model.clone(),
+                input_usd_per_mtok: m.input_usd_per_mtok,
+                output_usd_per_mtok: m.output_usd_per_mtok,
+                cached_input_usd_per_mtok: m.cached_input_price(),
+                context_window: m.context_window,
+                tools: m.tools,
+                vision: m.vision,
+                structured: m.structured,
+                enabled: m.enabled,
+                key: match &m.api_key_env {
+                    None => "none needed".to_owned(),
+                    Some(v) if secrets.model_keys.get(v).is_some() => format!("{v} set"),
+                    Some(v) => format!("{v} MISSING"),
+                },
+            }
+        })
+        .collect();
+    // History lives in the database; a fresh install has none yet.
+    let perf = match Store::open(&config.store, OpenMode::MustExist).await {
+        Ok(store) => {
+            let p = crate::llm::ledger::load_performance(&store).await?;
+            store.close().await;
+            p
+        }
+        Err(_) => Default::default(),
+    };
+    let learned: Vec<LearnedRow> = perf
+        .by_kind()
+        .into_iter()
+        .map(|((model, kind), t)| {
+            let tier = router
+                .rung_of(&model)
+                .map(|r| router.ladder()[r].1)
+                .unwrap_or(crate::llm::Tier::Tactical);
+            let e = router.estimate(&perf, &model, tier, kind, crate::llm::Complexity::Medium);
+            LearnedRow {
+                model,
+                kind: kind.to_string(),
+                successes: t.successes,
+                failures: t.failures,
+                mean: e.mean,
+                bound: e.upper,
+            }
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "strategy": settings.routing.strategy,
+                "success_threshold": settings.routing.success_threshold,
+                "models": rows,
+                "learned": learned,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("No models configured: add [models.NAME] and [tiers] (see orion.example.toml).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = &settings.routing;
+    println!(
+        "Routing: {:?}, success threshold {:.2} ({:.2} past the budget warning), at most {} attempts per task, sensitive floor {}",
+        r.strategy,
+        r.success_threshold,
+        r.warn_success_threshold,
+        r.max_attempts,
+        r.sensitive_floor
+    );
+    println!(
+        "\n{:<4} {:<12} {:<9} {:<9} {:<26} {:>7} {:>7} {:>8} {:>8}  {:<17} key",
+        "rung",
+        "name",
+        "tier",
+        "provider",
+        "model",
+        "$in/M",
+        "$out/M",
+        "$cache/M",
+        "context",
+        "capabilities",
+    );
+    let mut sorted: Vec<&ModelRow> = rows.iter().collect();
+    sorted.sort_by_key(|m| m.rung.unwrap_or(usize::MAX));
+    for m in sorted {
+        let caps = [
+            ("tools", m.tools),
+            ("vision", m.vision),
+            ("json", m.structured),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(",");
+        println!(
+            "{:<4} {:<12} {:<9} {:<9} {:<26} {:>7.3} {:>7.3} {:>8.3} {:>8}  {:<17} {}{}",
+            m.rung
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+            m.name,
+            m.tier.as_deref().unwrap_or("(no tier)"),
+            m.provider,
+            m.model,
+            m.input_usd_per_mtok,
+            m.output_usd_per_mtok,
+            m.cached_input_usd_per_mtok,
+            m.context_window,
+            caps,
+            m.key,
+            if m.enabled { "" } else { "  (disabled)" },
+        );
+    }
+    println!(
+        "\nLearned success by task kind (Beta posterior; bound = what cost_aware compares with the threshold)"
+    );
+    if learned.is_empty() {
+        println!("  (no finished attempts yet: routing uses each tier's prior)");
+    } else {
+        println!(
+            "  {:<12} {:<15} {:>9} {:>9} {:>6} {:>6}",
+            "model", "kind", "succeeded", "failed", "mean", "bound"
+        );
+        for l in &learned {
+            println!(
+                "  {:<12} {:<15} {:>9} {:>9} {:>6.2} {:>6.2}",
+                l.model, l.kind, l.successes, l.failures, l.mean, l.bound
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn spend(
+    config: &Config,
+    by: crate::llm::ledger::SpendBy,
+    since: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let now = crate::store::now_ms();
+    let since_ms = match since {
+        None => crate::calendar::month_start(now),
+        Some(s) => crate::calendar::parse_since(s, now).with_context(|| {
+            format!("--since {s:?}: use a date like 2026-11-01 or a span like 7d, 24h, 30m")
+        })?,
+    };
+    let store = open_existing(config).await?;
+    let rows = crate::llm::ledger::spend_report(&store, by, since_ms).await?;
+    store.close().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "since": since_ms,
+                "rows": rows,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Model spend since {}", crate::calendar::date_time(since_ms));
+    if rows.is_empty() {
+        println!("  (no model calls)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "  {:<28} {:>7} {:>7} {:>12} {:>12} {:>12} {:>11}",
+        format!("{by:?}").to_lowercase(),
+        "calls",
+        "failed",
+        "input tok",
+        "cached tok",
+        "output tok",
+        "USD"
+    );
+    let mut total = 0.0;
+    for r in &rows {
+        total += r.usd;
+        println!(
+            "  {:<28} {:>7} {:>7} {:>12} {:>12} {:>12} {:>11.4}",
+            r.key,
+            r.calls,
+            r.failed_calls,
+            r.input_tokens,
+            r.cached_input_tokens,
+            r.output_tokens,
+            r.usd
+        );
+    }
+    println!("  {:<28}{:>67.4}", "total", total);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn status(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
@@ -285,25 +578,15 @@ fn render_status(report: &StatusReport) -> String {
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS` UTC, without pulling in a date crate for one line.
+/// `YYYY-MM-DD HH:MM:SS` UTC.
 fn format_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{} {:02}:{:02}:{:02}",
+        crate::calendar::date(ms),
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
     )
 }
 

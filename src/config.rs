@@ -497,12 +497,46 @@ pub struct Secrets {
     /// Accepted GitHub webhook secrets; any one matching verifies a delivery (rotation).
     pub github_webhook: Vec<Secret>,
     pub linear_webhook: Option<Secret>,
+    /// Where model API keys are looked up, by the variable names `[models]` and `[llm.byok]` give.
+    pub model_keys: EnvKeys,
+}
+
+/// Reads environment variables by name (model API keys). Its `Debug` shows nothing, so a struct
+/// holding it can be logged.
+#[derive(Clone)]
+pub struct EnvKeys(pub crate::llm::KeyLookup);
+
+impl Default for EnvKeys {
+    /// The process environment.
+    fn default() -> Self {
+        Self(crate::llm::process_env())
+    }
+}
+
+impl EnvKeys {
+    /// A fixed set of variables (tests, and `from_vars`).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let map: BTreeMap<String, String> = pairs.iter().cloned().collect();
+        Self(std::sync::Arc::new(move |name| map.get(name).cloned()))
+    }
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+}
+
+impl fmt::Debug for EnvKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnvKeys(<not shown>)")
+    }
 }
 
 impl Secrets {
     pub fn from_env() -> Self {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        Self::from_vars(&env)
+        Self {
+            model_keys: EnvKeys::default(),
+            ..Self::from_vars(&env)
+        }
     }
 
     pub fn from_vars(env: &[(String, String)]) -> Self {
@@ -521,6 +555,7 @@ impl Secrets {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(Secret::new),
+            model_keys: EnvKeys::from_pairs(env),
         }
     }
 
@@ -649,6 +684,78 @@ mod tests {
         assert!(
             !shown.contains("secret-value") && !shown.contains("lin\""),
             "{shown}"
+        );
+    }
+
+    fn example() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("orion.example.toml")
+    }
+
+    #[test]
+    fn the_example_is_valid_and_names_its_keys() {
+        let loaded = Config::load_from(Some(&example()), &[]).unwrap();
+        let settings = crate::llm::LlmSettings::from_config(&loaded.config);
+        let ladder: Vec<String> = settings.ladder().into_iter().map(|(m, _)| m).collect();
+        assert_eq!(ladder, ["deepseek", "haiku", "sonnet", "opus"]);
+        assert_eq!(
+            settings.models["local"].base_url(),
+            "http://localhost:11434/v1"
+        );
+        assert_eq!(
+            settings.models["sonnet"].base_url(),
+            "https://api.anthropic.com"
+        );
+        let missing = settings.missing_keys(&|_| None);
+        let keys: Vec<&str> = missing.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "models.deepseek.api_key_env",
+                "models.haiku.api_key_env",
+                "models.sonnet.api_key_env",
+                "models.opus.api_key_env"
+            ]
+        );
+        assert!(missing[0].message.contains("DEEPSEEK_API_KEY"));
+        let all = |name: &str| Some(format!("value of {name}"));
+        assert!(settings.missing_keys(&all).is_empty());
+        // The embedded defaults have no models and need no keys.
+        let defaults = crate::llm::LlmSettings::from_config(&Config::default());
+        assert!(defaults.ladder().is_empty() && defaults.missing_keys(&|_| None).is_empty());
+    }
+
+    #[test]
+    fn model_problems_name_the_key_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orion.toml");
+        let mut text = std::fs::read_to_string(example()).unwrap();
+        text = text.replace(
+            "tactical = [\"deepseek\", \"haiku\"]",
+            "tactical = [\"deepseek\", \"haikoo\"]",
+        );
+        text = text.replace("warn_at = 0.8", "warn_at = 0.97");
+        text = text.replace("context_window = 128000", "context_window = 100");
+        text = text.replace(
+            "sensitive_floor = \"strategic\"",
+            "sensitive_floor = \"strategy\"",
+        );
+        std::fs::write(&file, text).unwrap();
+        let err = Config::load_from(Some(&file), &vars(&[("ORION_ROUTING__STRATEGY", "fixed")]))
+            .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+        for expected in [
+            "tiers.tactical[1]",
+            "budgets.warn_at",
+            "models.deepseek.context_window",
+            "models.deepseek.max_output_tokens",
+            "routing.sensitive_floor",
+            "routing.fixed_model",
+        ] {
+            assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
+        }
+        assert!(
+            err.to_string().contains("unknown model \"haikoo\""),
+            "{err}"
         );
     }
 }

@@ -3,6 +3,7 @@
 //! Today every acted-on event becomes one `event` job whose handler records it in the log; the
 //! implement, review and heartbeat capabilities register their own kinds and handlers here.
 
+use crate::app::Services;
 use crate::event::Event;
 use crate::queue::{JobContext, JobError, NewJob, Registry};
 
@@ -20,8 +21,8 @@ pub fn for_event(event: &Event, max_attempts: u32) -> anyhow::Result<Vec<NewJob>
     )?])
 }
 
-/// Every handler Orion runs.
-pub fn registry() -> Registry {
+/// Every handler Orion runs, built with the services they use.
+pub fn registry(_services: &Services) -> Registry {
     let mut registry = Registry::default();
     registry.register(EVENT, handle_event);
     registry

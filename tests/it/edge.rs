@@ -248,6 +248,7 @@ async fn rotation_accepts_old_and_new_secrets_end_to_end() {
     let secrets = Secrets {
         github_webhook: vec![Secret::new("the-new-secret-abcdefgh"), Secret::new(SECRET)],
         linear_webhook: None,
+        ..Default::default()
     };
     let app = TestApp::spawn_with_secrets(secrets, |_| {}).await;
     let body = labeled();
@@ -363,6 +364,7 @@ async fn linear_signature_and_configuration_problems() {
         Secrets {
             github_webhook: vec![Secret::new(SECRET)],
             linear_webhook: None,
+            ..Default::default()
         },
         |_| {},
     )

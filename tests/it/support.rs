@@ -67,6 +67,7 @@ impl TestApp {
             Secrets {
                 github_webhook: vec![Secret::new(SECRET)],
                 linear_webhook: Some(Secret::new(LINEAR_SECRET)),
+                ..Default::default()
             },
             tweak,
         )
@@ -77,7 +78,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        let orion = Orion::start(config, secrets, orion_bot::jobs::registry())
+        let orion = Orion::start(config, secrets, orion_bot::jobs::registry)
             .await
             .expect("orion starts");
         Self {
