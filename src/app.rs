@@ -264,8 +264,10 @@ pub fn watch_config(
             .ok()
             .map(|m| (m.modified().ok(), m.len()))
     };
+    // Taken now, not in the task: a write between this call and the task's first poll must
+    // count as a change.
+    let mut last = file.as_deref().and_then(stamp);
     Ok(tokio::spawn(async move {
-        let mut last = file.as_deref().and_then(stamp);
         let mut tick = tokio::time::interval(poll);
         loop {
             #[cfg(unix)]

@@ -78,7 +78,7 @@ pub fn judge(
     let mut warn = None;
     for (name, limit, used, resets_at) in checks {
         let Some(limit) = limit else { continue };
-        if used + next > config.stop_at * limit {
+        if used >= config.stop_at * limit || used + next > config.stop_at * limit {
             let message = match resets_at {
                 Some(at) => format!(
                     "the {name} budget of {installation} is used up: ${used:.2} spent of ${limit:.2}, and this call could cost up to ${next:.2} (stops at {:.0}%); model work resumes at {}",

@@ -104,7 +104,8 @@ pub async fn finish_attempt(store: &Store, f: FinishedAttempt<'_>) -> anyhow::Re
 #[derive(Debug, Clone)]
 pub struct CallRecord<'a> {
     pub scope: &'a Scope,
-    pub attempt_id: i64,
+    /// The attempt the call belongs to; None for calls outside the attempt machinery.
+    pub attempt_id: Option<i64>,
     pub model: &'a str,
     pub tier: &'a str,
     pub usage: Usage,

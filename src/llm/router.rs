@@ -257,10 +257,13 @@ impl Router {
         complexity: Complexity,
     ) -> Estimate {
         let r = &self.settings.routing;
+        // A model in the tier the task presumes is trusted until evidence says otherwise; one
+        // below it starts just under the default threshold, so it gets such work only when a
+        // budget warning lowers the bar or history shows it copes.
         let prior = if tier >= self.presumed_tier(kind, complexity) {
             0.9
         } else {
-            0.6
+            0.5
         };
         Estimate::new(
             perf.tally(model, kind, complexity),

@@ -302,7 +302,7 @@ impl TaskRun {
                 &self.llm.0.store,
                 CallRecord {
                     scope: &scope,
-                    attempt_id: attempt.id,
+                    attempt_id: Some(attempt.id),
                     model: &name,
                     tier: &tier,
                     usage,

@@ -2,6 +2,7 @@
 
 mod corpus;
 mod edge;
+mod llm_routing;
 mod process;
 mod queue;
 mod support;
