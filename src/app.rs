@@ -237,7 +237,7 @@ pub fn reload(llm: &Llm, file: Option<&std::path::Path>) -> anyhow::Result<Strin
         return Ok("nothing the model layer uses changed".to_owned());
     }
     let summary = format!(
-        "routing.strategy {:?}, {} model(s), tactical {:?}, strategic {:?}",
+        "routing.strategy {}, {} model(s), tactical {:?}, strategic {:?}",
         next.routing.strategy,
         next.models.len(),
         next.tiers.tactical,

@@ -256,7 +256,7 @@ fn check(loaded: &Loaded) -> ExitCode {
         );
     } else {
         println!(
-            "models: {} on the ladder, routing {:?}: {}",
+            "models: {} on the ladder, routing {}: {}",
             ladder.len(),
             settings.routing.strategy,
             ladder
@@ -395,7 +395,7 @@ async fn models(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     }
     let r = &settings.routing;
     println!(
-        "Routing: {:?}, success threshold {:.2} ({:.2} past the budget warning), at most {} attempts per task, sensitive floor {}",
+        "Routing: {}, success threshold {:.2} ({:.2} past the budget warning), at most {} attempts per task, sensitive floor {}",
         r.strategy,
         r.success_threshold,
         r.warn_success_threshold,

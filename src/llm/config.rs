@@ -146,6 +146,16 @@ pub enum Strategy {
     Fixed,
 }
 
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CostAware => "cost_aware",
+            Self::Quality => "quality",
+            Self::Fixed => "fixed",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {

@@ -307,3 +307,214 @@ async fn status_reports_queue_deliveries_and_dead_jobs() {
         "{human}"
     );
 }
+
+fn example_config() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("orion.example.toml")
+}
+
+#[test]
+fn check_and_serve_name_missing_model_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = example_config();
+    let out = orion(dir.path())
+        .arg("--config")
+        .arg(&example)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "models.deepseek.api_key_env: environment variable DEEPSEEK_API_KEY is not set"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("models.sonnet.api_key_env"), "{err}");
+    // Disabled models need no key.
+    assert!(!err.contains("models.gpt5.api_key_env"), "{err}");
+
+    let serve = orion(dir.path())
+        .arg("--config")
+        .arg(&example)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!serve.status.success());
+    assert!(
+        String::from_utf8_lossy(&serve.stderr).contains("ANTHROPIC_API_KEY is not set"),
+        "{}",
+        String::from_utf8_lossy(&serve.stderr)
+    );
+
+    let ok = orion(dir.path())
+        .env("DEEPSEEK_API_KEY", "test-deepseek-key")
+        .env("ANTHROPIC_API_KEY", "test-anthropic-key")
+        .arg("--config")
+        .arg(&example)
+        .arg("check")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "deepseek (tactical) → haiku (tactical) → sonnet (strategic) → opus (strategic)"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("test-anthropic-key"));
+}
+
+#[tokio::test]
+async fn models_and_spend_read_the_ledger() {
+    use orion_bot::llm::ledger::{self, CallRecord, FinishedAttempt, NewAttempt, Scope};
+    use orion_bot::llm::{Complexity, TaskKind, Usage};
+    let dir = tempfile::tempdir().unwrap();
+    let example = example_config();
+    let cli = |args: &[&str]| {
+        let out = orion(dir.path())
+            .env("ANTHROPIC_API_KEY", "k")
+            .arg("--config")
+            .arg(&example)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = cli(&["spend"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("has `orion serve` run"), "{err}");
+
+    let store = orion_bot::store::Store::open(
+        &orion_bot::config::StoreConfig {
+            url: format!("sqlite://{}", dir.path().join("orion.db").display()),
+            ..Default::default()
+        },
+        orion_bot::store::OpenMode::CreateIfMissing,
+    )
+    .await
+    .unwrap();
+    let now = now_ms();
+    for (i, (model, repo, usd, outcome)) in [
+        ("haiku", "acme/app", 0.012, "succeeded"),
+        ("haiku", "acme/app", 0.010, "failed"),
+        ("sonnet", "acme/api", 0.150, "succeeded"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let scope = Scope {
+            installation: "acme".into(),
+            repo: Some(repo.into()),
+            task_id: format!("task-{i}"),
+            kind: TaskKind::ImplementStep,
+            complexity: Complexity::Medium,
+        };
+        let id = ledger::insert_attempt(
+            &store,
+            NewAttempt {
+                scope: &scope,
+                model,
+                tier: "tactical",
+                rung: 1,
+                reason: "test",
+                at: now,
+            },
+        )
+        .await
+        .unwrap();
+        let usage = Usage {
+            input_tokens: 1_000,
+            output_tokens: 500,
+            cached_input_tokens: 2_000,
+            cache_write_tokens: 0,
+        };
+        ledger::insert_call(
+            &store,
+            CallRecord {
+                scope: &scope,
+                attempt_id: Some(id),
+                model,
+                tier: "tactical",
+                usage,
+                cost_usd: usd,
+                latency_ms: 800,
+                outcome: "ok",
+                error: None,
+                at: now,
+            },
+        )
+        .await
+        .unwrap();
+        ledger::finish_attempt(
+            &store,
+            FinishedAttempt {
+                id,
+                outcome,
+                detail: None,
+                usage,
+                cost_usd: usd,
+                latency_ms: 800,
+                at: now,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    store.close().await;
+
+    let (code, out, err) = cli(&["spend"]);
+    assert_eq!(code, Some(0), "{err}");
+    let sonnet = out.lines().find(|l| l.contains("sonnet")).expect(&out);
+    assert!(sonnet.ends_with("0.1500"), "{out}");
+    let haiku = out.lines().find(|l| l.contains("haiku")).expect(&out);
+    assert!(haiku.contains(" 2 ") && haiku.ends_with("0.0220"), "{out}");
+    assert!(out.lines().last().unwrap().ends_with("0.1720"), "{out}");
+
+    let (_, out, _) = cli(&["spend", "--by", "repo", "--since", "7d", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["rows"][0]["key"], "acme/api");
+    assert_eq!(json["rows"][1]["key"], "acme/app");
+    assert_eq!(json["rows"][1]["cached_input_tokens"], 4_000);
+
+    let (_, out, _) = cli(&["spend", "--by", "day"]);
+    assert!(out.contains(&orion_bot::calendar::date(now)), "{out}");
+
+    let (code, _, err) = cli(&["spend", "--since", "yesterday"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("use a date like 2026-11-01"), "{err}");
+
+    let (code, out, err) = cli(&["models"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Routing: cost_aware"), "{out}");
+    let deepseek = out
+        .lines()
+        .find(|l| l.contains("deepseek-chat"))
+        .expect(&out);
+    assert!(deepseek.contains("DEEPSEEK_API_KEY MISSING"), "{deepseek}");
+    let haiku = out
+        .lines()
+        .find(|l| l.contains("claude-haiku-4-5"))
+        .expect(&out);
+    assert!(haiku.contains("ANTHROPIC_API_KEY set"), "{haiku}");
+    let learned = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("haiku") && l.contains("implement_step"))
+        .expect(&out);
+    let cols: Vec<&str> = learned.split_whitespace().collect();
+    assert_eq!(
+        &cols[..4],
+        ["haiku", "implement_step", "1", "1"],
+        "{learned}"
+    );
+
+    let (_, out, _) = cli(&["models", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["models"].as_array().unwrap().len(), 7);
+    assert_eq!(json["learned"][1]["model"], "sonnet");
+}
