@@ -366,7 +366,14 @@ async fn models(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
                 .rung_of(&model)
                 .map(|r| router.ladder()[r].1)
                 .unwrap_or(crate::llm::Tier::Tactical);
-            let e = router.estimate(&perf, &model, tier, kind, crate::llm::Complexity::Medium);
+            let e = router.estimate(
+                &perf,
+                &model,
+                tier,
+                kind,
+                crate::llm::Complexity::Medium,
+                false,
+            );
             LearnedRow {
                 model,
                 kind: kind.to_string(),

@@ -36,6 +36,8 @@ pub struct NewAttempt<'a> {
     pub model: &'a str,
     pub tier: &'a str,
     pub rung: usize,
+    /// An earlier attempt of the task failed.
+    pub escalated: bool,
     pub reason: &'a str,
     pub at: i64,
 }
@@ -44,8 +46,8 @@ pub async fn insert_attempt(store: &Store, a: NewAttempt<'_>) -> anyhow::Result<
     let mut tx = store.begin_background_write().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO llm_attempts (task_id, task_kind, complexity, installation, repo, model, tier,
-                                   rung, reason, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                                   rung, reason, started_at, escalated)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(&a.scope.task_id)
     .bind(a.scope.kind.as_str())
@@ -57,6 +59,7 @@ pub async fn insert_attempt(store: &Store, a: NewAttempt<'_>) -> anyhow::Result<
     .bind(a.rung as i64)
     .bind(a.reason)
     .bind(a.at)
+    .bind(a.escalated)
     .fetch_one(&mut *tx)
     .await
     .context("while recording a model attempt")?
@@ -181,9 +184,9 @@ pub async fn spent(
 /// budget stops say nothing about ability and are left out.
 pub async fn load_performance(store: &Store) -> anyhow::Result<Performance> {
     let rows = sqlx::query(
-        "SELECT model, task_kind, complexity, outcome, COUNT(*) FROM llm_attempts
+        "SELECT model, task_kind, complexity, outcome, COUNT(*), escalated FROM llm_attempts
          WHERE outcome IN ('succeeded', 'failed')
-         GROUP BY model, task_kind, complexity, outcome",
+         GROUP BY model, task_kind, complexity, outcome, escalated",
     )
     .fetch_all(store.pool())
     .await
@@ -198,8 +201,9 @@ pub async fn load_performance(store: &Store) -> anyhow::Result<Performance> {
         };
         let model: String = r.get(0);
         let success = r.get::<&str, _>(3) == "succeeded";
+        let escalated: bool = r.get(5);
         for _ in 0..r.get::<i64, _>(4) {
-            perf.record(&model, kind, complexity, success);
+            perf.record_attempt(&model, kind, complexity, escalated, success);
         }
     }
     Ok(perf)

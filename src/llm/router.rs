@@ -247,7 +247,8 @@ impl Router {
         }
     }
 
-    /// The posterior for a model on a task, with the tier-based prior.
+    /// The posterior for a model on a task, with the tier-based prior; `escalated` reads the
+    /// history of escalated attempts instead of first ones.
     pub fn estimate(
         &self,
         perf: &Performance,
@@ -255,6 +256,7 @@ impl Router {
         tier: Tier,
         kind: TaskKind,
         complexity: Complexity,
+        escalated: bool,
     ) -> Estimate {
         let r = &self.settings.routing;
         // A model in the tier the task presumes is trusted until evidence says otherwise; one
@@ -265,11 +267,13 @@ impl Router {
         } else {
             0.5
         };
+        let seen = perf.context_attempts(kind, complexity);
+        let width = r.exploration * seen.max(1.0).ln().sqrt().max(1.0);
         Estimate::new(
-            perf.tally(model, kind, complexity),
+            perf.tally_attempt(model, kind, complexity, escalated),
             prior,
             r.prior_strength,
-            r.exploration,
+            width,
         )
     }
 
@@ -387,7 +391,10 @@ impl Router {
             reasons.push(format!("{note}: routing to cheaper models"));
         }
 
-        let est = |name: &str, tier: Tier| self.estimate(perf, name, tier, q.kind, q.complexity);
+        let escalated = q.above_rung.is_some();
+        let est = |name: &str, tier: Tier| {
+            self.estimate(perf, name, tier, q.kind, q.complexity, escalated)
+        };
         let chosen = match strategy {
             Strategy::Quality => {
                 let (rung, name, tier) = *candidates.last().expect("non-empty");
@@ -435,8 +442,21 @@ impl Router {
                         *c
                     }
                     None => {
-                        // Nobody is trusted enough: the one most likely to succeed, strongest on ties.
-                        let best = *candidates
+                        // Nobody is trusted enough: the one most likely to succeed, strongest on
+                        // ties, among models of the presumed tier when there are any (an untried
+                        // model below it must not outrank a measured one on its prior alone).
+                        let presumed = self.presumed_tier(q.kind, q.complexity);
+                        let fitting: Vec<_> = candidates
+                            .iter()
+                            .filter(|c| c.2 >= presumed)
+                            .copied()
+                            .collect();
+                        let pool = if fitting.is_empty() {
+                            &candidates
+                        } else {
+                            &fitting
+                        };
+                        let best = *pool
                             .iter()
                             .max_by(|a, b| {
                                 est(a.1, a.2)

@@ -69,6 +69,8 @@ pub enum AttemptOutcome {
 pub struct Attempt {
     id: i64,
     route: Route,
+    /// An earlier attempt of the task failed: routing learns these apart.
+    escalated: bool,
     usage: Usage,
     cost: f64,
     started: Instant,
@@ -225,6 +227,7 @@ impl TaskRun {
                 model: &route.model,
                 tier: &route.tier.to_string(),
                 rung: route.rung,
+                escalated: self.failed_rung.is_some(),
                 reason: &route.reason,
                 at: self.llm.now(),
             },
@@ -240,6 +243,7 @@ impl TaskRun {
             rung = route.rung, reason = %route.reason, "model attempt");
         Ok(Attempt {
             id,
+            escalated: self.failed_rung.is_some(),
             route,
             usage: Usage::default(),
             cost: 0.0,
@@ -416,10 +420,11 @@ impl TaskRun {
             AttemptOutcome::Error(e) => ("error", Some(e.to_string()), None),
         };
         if let Some(success) = learn {
-            self.llm.0.perf.lock().expect("perf lock").record(
+            self.llm.0.perf.lock().expect("perf lock").record_attempt(
                 &attempt.route.model,
                 self.spec.kind,
                 self.spec.complexity,
+                attempt.escalated,
                 success,
             );
         }

@@ -293,11 +293,28 @@ fn learned_performance_moves_the_choice_and_back() {
         perf.record("cheap", TaskKind::ImplementStep, Complexity::Medium, true);
     }
     assert_eq!(route(&router, &perf, &q), "cheap");
-    // Evidence also lets a cheap model earn strategic work.
+    // Evidence lets a cheaper model earn strategic work...
+    let review = query(TaskKind::Review, &[]);
+    assert_eq!(route(&router, &perf, &review), "strong");
     for _ in 0..40 {
         perf.record("mid", TaskKind::Review, Complexity::Medium, true);
     }
-    assert_eq!(route(&router, &perf, &query(TaskKind::Review, &[])), "mid");
+    // ...and the more the context has been explored, the more an untried model is given the
+    // benefit of the doubt: cheap gets tried on a review once mid has proven itself...
+    assert_eq!(route(&router, &perf, &review), "cheap");
+    for _ in 0..3 {
+        perf.record("cheap", TaskKind::Review, Complexity::Medium, false);
+    }
+    // ...until it fails.
+    assert_eq!(route(&router, &perf, &review), "mid");
+    // Escalated attempts are learned apart: mid failing escalations says nothing of fresh work.
+    for _ in 0..10 {
+        perf.record_attempt("mid", TaskKind::Review, Complexity::Medium, true, false);
+    }
+    assert_eq!(route(&router, &perf, &review), "mid");
+    let mut escalated = query(TaskKind::Review, &[]);
+    escalated.above_rung = Some(1);
+    assert_eq!(route(&router, &perf, &escalated), "strong");
 }
 
 #[test]
@@ -452,7 +469,7 @@ async fn attempts_escalate_then_hit_the_cap() {
     assert_eq!(
         again
             .performance()
-            .tally("mid", TaskKind::ImplementStep, Complexity::Medium)
+            .tally_attempt("mid", TaskKind::ImplementStep, Complexity::Medium, true)
             .failures,
         1.0
     );

@@ -422,6 +422,7 @@ async fn models_and_spend_read_the_ledger() {
                 model,
                 tier: "tactical",
                 rung: 1,
+                escalated: false,
                 reason: "test",
                 at: now,
             },
