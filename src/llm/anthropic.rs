@@ -137,7 +137,8 @@ struct WireUsage {
 }
 
 /// Parses a 2xx body. An error object in a 2xx (as Anthropic sends mid-stream) is classified like
-/// an error answer; anything else unusable is [`ProviderError::MalformedOutput`].
+/// an error answer; a body that is not a message is [`ProviderError::MalformedOutput`]. An answer
+/// without the requested output tool is returned for the caller to judge (it is billed).
 pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
     let malformed = |message: String| ProviderError::MalformedOutput { message };
     let m: Message =
@@ -188,15 +189,9 @@ pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, Pro
             cache_write_tokens: u.cache_creation_input_tokens.unwrap_or(0),
         })
         .unwrap_or_default();
-    if let Some(name) = output_tool
-        && structured.is_none()
-    {
-        if stop == StopReason::MaxTokens {
-            return Err(malformed(format!(
-                "the answer was cut off at max_tokens before calling {name}"
-            )));
-        }
+    if output_tool.is_some() && structured.is_none() && stop != StopReason::MaxTokens {
         // Some compatible servers ignore a forced tool and answer in text: accept JSON text.
+        // Anything else is returned without a structured answer, for the caller to judge.
         let text: String = parts
             .iter()
             .filter_map(|p| match p {
@@ -204,10 +199,7 @@ pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, Pro
                 _ => None,
             })
             .collect();
-        structured =
-            Some(super::json_answer(&text).map_err(|_| {
-                malformed(format!("the model did not call the {name} output tool"))
-            })?);
+        structured = super::json_answer(&text).ok();
     }
     Ok(ChatResponse {
         model: m.model.unwrap_or_default(),

@@ -14,8 +14,13 @@ enum State {
     Open {
         until: Instant,
     },
-    /// Cooldown over; one probe is in flight and everyone else still waits.
-    Probing,
+    /// Cooldown over; one probe is in flight since `since` and everyone else waits, for at most
+    /// `limit` (the model's timeout): a probe that never reports (its task was cancelled) must
+    /// not wedge the model, so after that the next caller becomes the probe.
+    Probing {
+        since: Instant,
+        limit: Duration,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -27,45 +32,55 @@ pub struct Breakers {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CircuitState {
     Closed,
-    Open { retry_in: Duration },
+    /// Refusing calls (cooling down, or a probe is in flight).
+    Open {
+        retry_in: Duration,
+    },
+    /// Cooled down: the next call is the probe.
     Probing,
 }
 
 impl Breakers {
-    /// May a call to `model` go ahead now? `Err(retry_in)` while the circuit is open. The first
-    /// caller after the cooldown becomes the probe.
-    pub fn admit(&self, model: &str) -> Result<(), Duration> {
+    /// May a call to `model` go ahead now? `Err(retry_in)` while the circuit is open or another
+    /// caller's probe is in flight. The first caller after the cooldown becomes the probe; it
+    /// may take up to `probe_limit` before someone else is let through.
+    pub fn admit(&self, model: &str, probe_limit: Duration) -> Result<(), Duration> {
         let mut states = self.states.lock().expect("breaker lock");
         let now = Instant::now();
+        let probe = State::Probing {
+            since: now,
+            limit: probe_limit,
+        };
         match states.get(model).copied() {
             None | Some(State::Closed { .. }) => Ok(()),
             Some(State::Open { until }) if now >= until => {
-                states.insert(model.to_owned(), State::Probing);
+                states.insert(model.to_owned(), probe);
                 Ok(())
             }
             Some(State::Open { until }) => Err(until - now),
-            // A probe that never reported (its task was cancelled) must not wedge the model:
-            // let another through.
-            Some(State::Probing) => Ok(()),
+            Some(State::Probing { since, limit }) if now < since + limit => {
+                Err(since + limit - now)
+            }
+            Some(State::Probing { .. }) => {
+                states.insert(model.to_owned(), probe);
+                Ok(())
+            }
         }
     }
 
     /// Routing asks without becoming the probe.
     pub fn state(&self, model: &str) -> CircuitState {
         let states = self.states.lock().expect("breaker lock");
+        let now = Instant::now();
         match states.get(model).copied() {
             None | Some(State::Closed { .. }) => CircuitState::Closed,
-            Some(State::Open { until }) => {
-                let now = Instant::now();
-                if now >= until {
-                    CircuitState::Probing
-                } else {
-                    CircuitState::Open {
-                        retry_in: until - now,
-                    }
-                }
-            }
-            Some(State::Probing) => CircuitState::Probing,
+            Some(State::Open { until }) if now < until => CircuitState::Open {
+                retry_in: until - now,
+            },
+            Some(State::Probing { since, limit }) if now < since + limit => CircuitState::Open {
+                retry_in: since + limit - now,
+            },
+            Some(State::Open { .. } | State::Probing { .. }) => CircuitState::Probing,
         }
     }
 
@@ -87,7 +102,7 @@ impl Breakers {
             Some(State::Closed { failures }) => State::Closed {
                 failures: failures + 1,
             },
-            Some(State::Probing) => open,
+            Some(State::Probing { .. }) => open,
             Some(s @ State::Open { .. }) => s,
         };
         let next = match next {
@@ -111,17 +126,24 @@ mod tests {
         let cool = Duration::from_millis(40);
         assert!(!b.failure("m", 3, cool));
         assert!(!b.failure("m", 3, cool));
-        assert!(b.admit("m").is_ok());
+        let probe = Duration::from_millis(30);
+        assert!(b.admit("m", probe).is_ok());
         assert!(b.failure("m", 3, cool), "third failure opens");
-        assert!(b.admit("m").is_err());
+        assert!(b.admit("m", probe).is_err());
         assert!(matches!(b.state("m"), CircuitState::Open { .. }));
-        assert!(b.admit("other").is_ok(), "breakers are per model");
+        assert!(b.admit("other", probe).is_ok(), "breakers are per model");
         std::thread::sleep(cool + Duration::from_millis(10));
-        assert!(b.admit("m").is_ok(), "one probe after the cooldown");
+        assert_eq!(b.state("m"), CircuitState::Probing);
+        assert!(b.admit("m", probe).is_ok(), "one probe after the cooldown");
+        assert!(b.admit("m", probe).is_err(), "only one");
+        assert!(matches!(b.state("m"), CircuitState::Open { .. }));
         assert!(b.failure("m", 3, cool), "a failed probe re-opens at once");
-        assert!(b.admit("m").is_err());
+        assert!(b.admit("m", probe).is_err());
         std::thread::sleep(cool + Duration::from_millis(10));
-        assert!(b.admit("m").is_ok());
+        assert!(b.admit("m", probe).is_ok());
+        // A probe that never reports does not wedge the model: after its limit, another goes.
+        std::thread::sleep(probe + Duration::from_millis(10));
+        assert!(b.admit("m", probe).is_ok());
         b.success("m");
         assert_eq!(b.state("m"), CircuitState::Closed);
         assert!(!b.failure("m", 3, cool), "success reset the count");

@@ -150,7 +150,9 @@ struct PromptDetails {
     cached_tokens: Option<u64>,
 }
 
-/// Parses a 2xx body. Anything unusable is [`ProviderError::MalformedOutput`].
+/// Parses a 2xx body. A body that is not a chat completion is [`ProviderError::MalformedOutput`];
+/// an answer that is merely not what was asked for (not JSON) is returned for the caller to judge,
+/// with its usage, since the provider bills it.
 pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
     let malformed = |message: String| ProviderError::MalformedOutput { message };
     let c: Completion =
@@ -165,15 +167,13 @@ pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, Pro
         parts.push(Part::Text { text });
     }
     for call in choice.message.tool_calls {
-        let arguments = if call.function.arguments.trim().is_empty() {
+        // Arguments that are not JSON are kept as the string the model wrote: the tool runner
+        // answers it with an error result and the model corrects itself, as with any bad call.
+        let raw = call.function.arguments;
+        let arguments = if raw.trim().is_empty() {
             json!({})
         } else {
-            serde_json::from_str(&call.function.arguments).map_err(|e| {
-                malformed(format!(
-                    "arguments of tool call {} ({}) are not JSON: {e}",
-                    call.id, call.function.name
-                ))
-            })?
+            serde_json::from_str(&raw).unwrap_or(Value::String(raw))
         };
         parts.push(Part::ToolCall {
             id: call.id,
@@ -213,11 +213,9 @@ pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, Pro
         usage,
         structured: None,
     };
-    if req.output.is_some() {
-        if let Some(r) = refused {
-            return Err(malformed(format!("the model refused: {r}")));
-        }
-        response.structured = Some(super::json_answer(&response.text())?);
+    if req.output.is_some() && refused.is_none() {
+        // An answer that is not JSON is still an answer (and billed): the caller judges it.
+        response.structured = super::json_answer(&response.text()).ok();
     }
     Ok(response)
 }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::budget::{self, Verdict};
 use super::ledger::{self, CallRecord, FinishedAttempt, NewAttempt, Scope};
 use super::router::{BudgetLevel, Complexity, Needs, NoRoute, Risk, Route, RouteQuery, TaskKind};
-use super::types::{ChatRequest, ChatResponse, Message, Usage};
+use super::types::{ChatRequest, ChatResponse, Message, StopReason, Usage};
 use super::{Llm, ProviderError};
 use crate::llm::breaker::CircuitState;
 
@@ -282,7 +282,12 @@ impl TaskRun {
             if let Verdict::Stop { message, resets_at } = self.budget_verdict(worst).await? {
                 return Err(Blocked::Budget { message, resets_at }.into());
             }
-            if let Err(retry_in) = self.llm.0.breakers.admit(&name) {
+            if let Err(retry_in) = self
+                .llm
+                .0
+                .breakers
+                .admit(&name, Duration::from_secs(model.timeout_secs))
+            {
                 return Err(ProviderError::CircuitOpen {
                     model: name,
                     retry_in,
@@ -387,7 +392,19 @@ impl TaskRun {
                             .unwrap_or_default();
                         (shown, format!("it does not match the schema: {e}"))
                     }
-                    None => (r.text(), "it is not JSON".to_owned()),
+                    None => {
+                        let why = match r.stop {
+                            StopReason::Refused => "the model refused to answer".to_owned(),
+                            StopReason::MaxTokens => {
+                                "it was cut off at the output token limit".to_owned()
+                            }
+                            _ => match super::json_answer(&r.text()) {
+                                Err(ProviderError::MalformedOutput { message }) => message,
+                                _ => "it did not give the structured answer".to_owned(),
+                            },
+                        };
+                        (r.text(), why)
+                    }
                 },
                 Err(CallError::Provider(ProviderError::MalformedOutput { message })) => {
                     (String::new(), message)
