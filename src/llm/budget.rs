@@ -76,6 +76,7 @@ pub fn judge(
         ),
     ];
     let mut warn = None;
+    let mut stop: Option<Verdict> = None;
     for (name, limit, used, resets_at) in checks {
         let Some(limit) = limit else { continue };
         if used >= config.stop_at * limit || used + next > config.stop_at * limit {
@@ -89,7 +90,23 @@ pub fn judge(
                     "this task's budget is used up: ${used:.2} spent of ${limit:.2}, and the next call could cost up to ${next:.2}"
                 ),
             };
-            return Verdict::Stop { message, resets_at };
+            // When several limits are used up, the one that lifts last is the one to report:
+            // the task's own limit never lifts, else the later period.
+            let later = match &stop {
+                None => true,
+                Some(Verdict::Stop {
+                    resets_at: prev, ..
+                }) => match (prev, resets_at) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some(p), Some(r)) => r > *p,
+                },
+                Some(_) => false,
+            };
+            if later {
+                stop = Some(Verdict::Stop { message, resets_at });
+            }
+            continue;
         }
         if warn.is_none() && used >= config.warn_at * limit {
             warn = Some(format!(
@@ -97,6 +114,9 @@ pub fn judge(
                 used / limit * 100.0
             ));
         }
+    }
+    if let Some(stop) = stop {
+        return stop;
     }
     warn.map_or(Verdict::Go, Verdict::Warn)
 }
@@ -208,7 +228,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match judge(&c, "acme", s(1.0, 95.0, 0.1), 0.01, NOW) {
+        // Both the day and the month are used up: the month decides when work resumes.
+        match judge(&c, "acme", s(9.6, 95.0, 0.1), 0.01, NOW) {
             Verdict::Stop { resets_at, .. } => {
                 assert_eq!(crate::calendar::date(resets_at.unwrap()), "2026-12-01")
             }

@@ -69,7 +69,9 @@ pub struct ModelConfig {
     pub tools: bool,
     #[serde(default)]
     pub vision: bool,
-    /// Honours a JSON schema for its answer (OpenAI `response_format`, Anthropic forced tool).
+    /// Honours a JSON schema for its answer (OpenAI `response_format: json_schema`, Anthropic
+    /// forced tool). When false (DeepSeek, many local servers), Orion asks for JSON mode with
+    /// the schema in the instructions; either way the answer is checked and repaired once.
     #[serde(default = "yes")]
     pub structured: bool,
     #[serde(default = "yes")]
@@ -471,11 +473,13 @@ impl LlmSettings {
                 );
             }
         }
+        let ladder = self.ladder();
+        let on_ladder = |m: &str| ladder.iter().any(|(n, _)| n == m);
         let floor = &r.sensitive_floor;
-        if floor != "tactical" && floor != "strategic" && !self.models.contains_key(floor) {
+        if floor != "tactical" && floor != "strategic" && !on_ladder(floor) {
             bad(
                 "routing.sensitive_floor".into(),
-                format!("{floor:?} is neither a tier nor a model"),
+                format!("{floor:?} is neither a tier nor a model in [tiers]"),
                 "use \"strategic\", \"tactical\" or a model name from [tiers]",
             );
         }
@@ -486,10 +490,10 @@ impl LlmSettings {
                     "strategy \"fixed\" needs a model".into(),
                     "name a model from [models]",
                 ),
-                Some(m) if !self.models.contains_key(m) => bad(
+                Some(m) if !on_ladder(m) => bad(
                     "routing.fixed_model".into(),
-                    format!("unknown model {m:?}"),
-                    "name a model from [models]",
+                    format!("{m:?} is not a model in [tiers]"),
+                    "name a model listed in [tiers]",
                 ),
                 _ => {}
             }

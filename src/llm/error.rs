@@ -122,15 +122,19 @@ impl ProviderError {
                 }
             }
         };
+        let lower = message.to_lowercase();
         let kind = detail.kind.as_deref().unwrap_or("");
         let code = detail.code.as_deref().unwrap_or("");
         let retry_after = retry_after(headers).or_else(|| {
             // OpenAI states the wait in the message; its headers do not always carry it.
             detail.message.as_deref().and_then(wait_in_message)
         });
-        let lower = message.to_lowercase();
 
-        if code == "insufficient_quota" || kind == "billing_error" || status == 402 {
+        if code == "insufficient_quota"
+            || kind == "billing_error"
+            || status == 402
+            || lower.contains("credit balance")
+        {
             return Self::Billing { message };
         }
         if code == "context_length_exceeded"
@@ -212,11 +216,11 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Duration::try_from_secs_f64(ms / 1000.0).ok();
     }
     let raw = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = raw.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let at = httpdate::parse_http_date(raw).ok()?;
     Some(
@@ -256,7 +260,11 @@ pub fn wait_in_message(message: &str) -> Option<Duration> {
         total += value * factor;
         any = true;
     }
-    any.then(|| Duration::from_secs_f64(total))
+    if any {
+        Duration::try_from_secs_f64(total).ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -323,5 +331,21 @@ mod tests {
             ProviderError::from_response(Provider::Openai, 429, &h, quota).kind(),
             "billing"
         );
+        // Anthropic reports an empty account as an invalid request.
+        let credit = r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}"#;
+        assert_eq!(
+            ProviderError::from_response(Provider::Anthropic, 400, &h, credit).kind(),
+            "billing"
+        );
+    }
+
+    #[test]
+    fn absurd_waits_do_not_panic() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "1e20".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after-ms", "1e25".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        assert_eq!(wait_in_message("try again in 99999999999999999999h."), None);
     }
 }

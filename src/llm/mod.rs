@@ -56,6 +56,12 @@ pub fn process_env() -> KeyLookup {
 /// Unix milliseconds now; replaceable so tests can roll budget periods over.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
+/// An API key and whether it is an installation's own.
+struct ApiKey {
+    secret: Secret,
+    byok: bool,
+}
+
 /// The model layer. Cheap to clone.
 #[derive(Clone)]
 pub struct Llm(Arc<Inner>);
@@ -160,16 +166,27 @@ impl Llm {
     }
 
     /// The key for `model` as used by `installation`: the installation's own key for the model,
-    /// else its key for the provider, else the model's configured key.
-    fn key_for(&self, installation: &str, model_name: &str, model: &ModelConfig) -> Option<Secret> {
+    /// else its key for the provider (only when the model is on that provider's own API: an
+    /// OpenAI key must never be sent to DeepSeek or a local server), else the model's key.
+    fn key_for(&self, installation: &str, model_name: &str, model: &ModelConfig) -> Option<ApiKey> {
         let router = self.router();
-        let byok = router.settings().llm.byok.get(installation);
-        let var = byok
-            .and_then(|b| b.get(model_name).or_else(|| b.get(model.provider.name())))
-            .or(model.api_key_env.as_ref())?;
+        let byok = router.settings().llm.byok.get(installation).and_then(|b| {
+            b.get(model_name).or_else(|| {
+                (model.base_url() == model.provider.default_base_url())
+                    .then(|| b.get(model.provider.name()))
+                    .flatten()
+            })
+        });
+        let (var, own) = match byok {
+            Some(var) => (var, true),
+            None => (model.api_key_env.as_ref()?, false),
+        };
         (self.0.keys)(var)
             .filter(|v| !v.trim().is_empty())
-            .map(Secret::new)
+            .map(|v| ApiKey {
+                secret: Secret::new(v),
+                byok: own,
+            })
     }
 
     fn redactor(&self) -> Arc<Redactor> {

@@ -96,10 +96,33 @@ pub fn request_body(model: &ModelConfig, req: &ChatRequest, max_output_tokens: u
         };
     }
     if let Some(out) = &req.output {
-        body["response_format"] = json!({
-            "type": "json_schema",
-            "json_schema": {"name": out.name, "schema": out.schema, "strict": false},
-        });
+        if model.structured {
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": {"name": out.name, "schema": out.schema, "strict": false},
+            });
+        } else {
+            // Servers without JSON-schema output (DeepSeek, many local ones) take JSON mode;
+            // the schema goes into the instructions instead, and the answer is checked anyway.
+            body["response_format"] = json!({"type": "json_object"});
+            let instruction = format!(
+                "Answer with one JSON object matching this JSON Schema, and nothing else:\n{}",
+                out.schema
+            );
+            let messages = body["messages"]
+                .as_array_mut()
+                .expect("messages is an array");
+            match messages.first_mut() {
+                Some(first) if first["role"] == "system" => {
+                    let text = format!(
+                        "{}\n\n{instruction}",
+                        first["content"].as_str().unwrap_or("")
+                    );
+                    first["content"] = json!(text);
+                }
+                _ => messages.insert(0, json!({"role": "system", "content": instruction})),
+            }
+        }
     }
     body
 }
@@ -143,6 +166,8 @@ struct WireUsage {
     prompt_tokens: u64,
     completion_tokens: u64,
     prompt_tokens_details: Option<PromptDetails>,
+    /// DeepSeek reports its cache hits here instead of in `prompt_tokens_details`.
+    prompt_cache_hit_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +220,7 @@ pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, Pro
             let cached = u
                 .prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
+                .or(u.prompt_cache_hit_tokens)
                 .unwrap_or(0)
                 .min(u.prompt_tokens);
             Usage {
@@ -218,4 +244,50 @@ pub fn parse_response(body: &str, req: &ChatRequest) -> Result<ChatResponse, Pro
         response.structured = super::json_answer(&response.text()).ok();
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{Message, OutputSchema};
+
+    #[test]
+    fn models_without_schema_output_get_json_mode_and_the_schema_in_the_instructions() {
+        let mut model: ModelConfig = toml::from_str(
+            r#"provider = "openai"
+               model = "deepseek-chat"
+               base_url = "https://api.deepseek.com/v1"
+               input_usd_per_mtok = 0.28
+               output_usd_per_mtok = 0.42
+               context_window = 128000
+               structured = false"#,
+        )
+        .unwrap();
+        let mut req = ChatRequest::new("You triage issues.", vec![Message::user("Crash on start")]);
+        let schema = json!({"type": "object", "properties": {"label": {"type": "string"}}});
+        req.output = Some(OutputSchema {
+            name: "triage".into(),
+            schema: schema.clone(),
+        });
+        let body = request_body(&model, &req, 100);
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        assert!(system.starts_with("You triage issues.\n\nAnswer with one JSON object"));
+        assert!(system.contains(&schema.to_string()));
+        assert_eq!(body["max_tokens"], 100);
+
+        model.structured = true;
+        let body = request_body(&model, &req, 100);
+        assert_eq!(body["response_format"]["type"], "json_schema");
+        assert_eq!(body["messages"][0]["content"], "You triage issues.");
+    }
+
+    #[test]
+    fn deepseek_cache_hits_are_read() {
+        let body = r#"{"id":"x","model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":1000,"completion_tokens":5,"total_tokens":1005,"prompt_cache_hit_tokens":800,"prompt_cache_miss_tokens":200}}"#;
+        let r = parse_response(body, &ChatRequest::new("", vec![])).unwrap();
+        assert_eq!(r.usage.cached_input_tokens, 800);
+        assert_eq!(r.usage.input_tokens, 200);
+    }
 }

@@ -327,7 +327,12 @@ impl Router {
         if let Some(failed) = q.above_rung {
             if failed + 1 >= self.ladder.len() {
                 return Err(NoRoute::TopRungReached {
-                    last: self.ladder[failed].0.clone(),
+                    last: self
+                        .ladder
+                        .get(failed)
+                        .or(self.ladder.last())
+                        .map(|(m, _)| m.clone())
+                        .unwrap_or_default(),
                 });
             }
             min_rung = min_rung.max(failed + 1);
@@ -346,8 +351,6 @@ impl Router {
                 Some("disabled")
             } else if q.needs.tools && !m.tools {
                 Some("cannot call tools")
-            } else if q.needs.structured && !m.structured && !m.tools {
-                Some("cannot give structured output")
             } else if q.needs.vision && !m.vision {
                 Some("cannot read images")
             } else if q.prompt_tokens + u64::from(q.max_output_tokens.min(m.max_output_tokens))

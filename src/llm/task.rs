@@ -96,8 +96,10 @@ pub struct TaskRun {
     llm: Llm,
     spec: TaskSpec,
     attempts: u32,
-    /// The rung of the last failed attempt: the next one must be higher.
-    failed_rung: Option<usize>,
+    /// The last failed attempt's model and rung: the next attempt must be higher. The name is
+    /// what counts (a reload may reorder the ladder); the rung is the fallback when the model
+    /// was removed.
+    failed: Option<(String, usize)>,
     last_failure: Option<String>,
     notes: Vec<String>,
 }
@@ -108,7 +110,7 @@ impl TaskRun {
             llm,
             spec,
             attempts: 0,
-            failed_rung: None,
+            failed: None,
             last_failure: None,
             notes: Vec::new(),
         }
@@ -139,8 +141,20 @@ impl TaskRun {
         }
     }
 
+    /// Judges spending so far plus `next`. Reservations are read *before* the ledger: a call that
+    /// finishes in between is then counted twice (safe) rather than not at all. A caller about to
+    /// make a call reserves its worst case `next` first, so two concurrent checks always see each
+    /// other.
     async fn budget_verdict(&self, next: f64) -> Result<Verdict, Blocked> {
         let now = self.llm.now();
+        let (mut held_installation, mut held_task) = self
+            .llm
+            .0
+            .reservations
+            .held(&self.spec.installation, &self.spec.id);
+        // The caller's own reservation is `next`: count it once, as the call's cost.
+        held_installation = (held_installation - next).max(0.0);
+        held_task = (held_task - next).max(0.0);
         let mut spent = ledger::spent(
             &self.llm.0.store,
             &self.spec.installation,
@@ -149,11 +163,6 @@ impl TaskRun {
         )
         .await
         .map_err(|e| Blocked::Store(format!("{e:#}")))?;
-        let (held_installation, held_task) = self
-            .llm
-            .0
-            .reservations
-            .held(&self.spec.installation, &self.spec.id);
         spent.day += held_installation;
         spent.month += held_installation;
         spent.task += held_task;
@@ -206,7 +215,11 @@ impl TaskRun {
             prompt_tokens: req.estimated_input_tokens(),
             max_output_tokens: req.max_output_tokens,
             budget: level,
-            above_rung: self.failed_rung,
+            above_rung: self.failed.as_ref().map(|(model, rung)| {
+                router
+                    .rung_of(model)
+                    .unwrap_or_else(|| (*rung).min(router.ladder().len().saturating_sub(1)))
+            }),
             unavailable: &unavailable,
         };
         let route = router
@@ -227,7 +240,7 @@ impl TaskRun {
                 model: &route.model,
                 tier: &route.tier.to_string(),
                 rung: route.rung,
-                escalated: self.failed_rung.is_some(),
+                escalated: self.failed.is_some(),
                 reason: &route.reason,
                 at: self.llm.now(),
             },
@@ -243,7 +256,7 @@ impl TaskRun {
             rung = route.rung, reason = %route.reason, "model attempt");
         Ok(Attempt {
             id,
-            escalated: self.failed_rung.is_some(),
+            escalated: self.failed.is_some(),
             route,
             usage: Usage::default(),
             cost: 0.0,
@@ -279,6 +292,11 @@ impl TaskRun {
 
         let mut tries = 0u32;
         loop {
+            let hold = self
+                .llm
+                .0
+                .reservations
+                .hold(&self.spec.installation, &self.spec.id, worst);
             if let Verdict::Stop { message, resets_at } = self.budget_verdict(worst).await? {
                 return Err(Blocked::Budget { message, resets_at }.into());
             }
@@ -294,13 +312,13 @@ impl TaskRun {
                 }
                 .into());
             }
-            let hold = self
+            let started = Instant::now();
+            let result = self
                 .llm
                 .0
-                .reservations
-                .hold(&self.spec.installation, &self.spec.id, worst);
-            let started = Instant::now();
-            let result = self.llm.0.client.send(&model, key.as_ref(), &clean).await;
+                .client
+                .send(&model, key.as_ref().map(|k| &k.secret), &clean)
+                .await;
             let latency_ms = started.elapsed().as_millis() as i64;
             let (usage, outcome, error) = match &result {
                 Ok(r) => (r.usage, "ok", None),
@@ -336,7 +354,19 @@ impl TaskRun {
                     return Ok(r);
                 }
                 Err(e) => {
-                    if e.trips_breaker()
+                    // An installation's own key being refused says nothing about the model for
+                    // everyone else; and any answer that is not a failure of the model (a bad
+                    // request, a prompt too long) shows it is up.
+                    let trips = e.trips_breaker()
+                        && !(key.as_ref().is_some_and(|k| k.byok)
+                            && matches!(
+                                e,
+                                ProviderError::Auth { .. } | ProviderError::Billing { .. }
+                            ));
+                    if !trips {
+                        self.llm.0.breakers.success(&name);
+                    }
+                    if trips
                         && self.llm.0.breakers.failure(
                             &name,
                             llm_cfg.breaker_threshold,
@@ -446,7 +476,7 @@ impl TaskRun {
             );
         }
         if label != "succeeded" {
-            self.failed_rung = Some(attempt.route.rung);
+            self.failed = Some((attempt.route.model.clone(), attempt.route.rung));
             self.last_failure = detail.clone();
         }
         let result = ledger::finish_attempt(

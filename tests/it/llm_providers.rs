@@ -1227,7 +1227,7 @@ async fn secrets_never_reach_the_provider() {
 #[tokio::test]
 async fn each_installation_s_own_key_is_the_one_sent() {
     let byok = |s: &mut LlmSettings| {
-        let acme = [("openai".into(), "ACME_OPENAI_KEY".into())].into();
+        let acme = [("gpt-mini".into(), "ACME_OPENAI_KEY".into())].into();
         let globex = [("claude".into(), "GLOBEX_CLAUDE_KEY".into())].into();
         s.llm.byok = [("acme".into(), acme), ("globex".into(), globex)].into();
     };
@@ -1271,6 +1271,21 @@ async fn each_installation_s_own_key_is_the_one_sent() {
         .map(|c| c.installation)
         .collect();
     assert_eq!(installations, ["globex", "acme"]);
+
+    // A key given for a provider is sent only to that provider's own API: this model lives on
+    // another host (an OpenAI-compatible server), so acme's OpenAI key must not go there.
+    let h = Harness::start(|s| {
+        only(s, "gpt-mini");
+        let acme = [("openai".into(), "ACME_OPENAI_KEY".into())].into();
+        s.llm.byok = [("acme".into(), acme)].into();
+    })
+    .await;
+    h.fake.script([Reply::ok(body(
+        "openai/chat-completion.default.response.json",
+    ))]);
+    h.call_as("acme", &hello()).await.unwrap();
+    let bearer = format!("Bearer {OPENAI_KEY}");
+    assert_eq!(h.fake.last().header("authorization"), Some(bearer.as_str()));
 }
 
 // Budgets and escalation ----------------------------------------------------------------------

@@ -661,3 +661,47 @@ async fn reload_changes_routing_without_a_restart() {
     stop.cancel();
     watcher.await.unwrap();
 }
+
+#[tokio::test]
+async fn escalation_follows_the_failed_model_across_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let llm = Llm::new(store, settings(), orion_bot::llm::process_env(), vec![])
+        .await
+        .unwrap();
+    let req = request();
+    let mut task = llm.task(spec("acme/app#12/implement"));
+    let a = task.begin(&req).await.unwrap();
+    assert_eq!(a.model(), "cheap");
+    task.finish(a, AttemptOutcome::Failed("tests failed".into()))
+        .await;
+    // A reload puts a new model first and reorders the rest: "cheap" moves from rung 1 to 2.
+    let mut s = settings();
+    s.models.insert("nano".into(), model(0.05, 0.1));
+    s.tiers.tactical = vec![
+        "nano".into(),
+        "research".into(),
+        "cheap".into(),
+        "mid".into(),
+    ];
+    llm.reload(s);
+    let a = task.begin(&req).await.unwrap();
+    assert_eq!(
+        a.model(),
+        "mid",
+        "escalation is above the model that failed, by name"
+    );
+    task.finish(a, AttemptOutcome::Failed("tests failed".into()))
+        .await;
+    // A reload that removes the failed model and shrinks the ladder must not panic.
+    let mut s = settings();
+    s.tiers.tactical = vec!["cheap".into()];
+    s.tiers.strategic = vec![];
+    llm.reload(s);
+    match task.begin(&req).await {
+        Err(Blocked::NoRoute(NoRoute::TopRungReached { last })) => {
+            assert!(last.starts_with("cheap"), "{last}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
