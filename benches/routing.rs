@@ -492,6 +492,7 @@ fn run_task(plan: Plan, task: &Task, router: &Router, perf: &mut Performance) ->
                     prompt_tokens: k.prompt_per_call,
                     max_output_tokens: k.max_output_tokens,
                     budget: BudgetLevel::Normal,
+                    budget_headroom: None,
                     above_rung: failed_rung,
                     unavailable: &[],
                 };

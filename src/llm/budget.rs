@@ -121,6 +121,50 @@ pub fn judge(
     warn.map_or(Verdict::Go, Verdict::Warn)
 }
 
+/// The tightest limit: how much more may be spent before its stop line, which limit it is
+/// (`task`, `daily`, `monthly`) and when it resets (None for a task's own limit). What a call's
+/// worst case must fit in; None when no limit applies.
+pub fn headroom(
+    config: &BudgetConfig,
+    installation: &str,
+    spent: Spent,
+    now: i64,
+) -> Option<Headroom> {
+    let limits = config.limits_for(installation);
+    [
+        ("task", limits.per_task_usd, spent.task, None),
+        (
+            "daily",
+            limits.daily_usd,
+            spent.day,
+            Some(calendar::next_day(now)),
+        ),
+        (
+            "monthly",
+            limits.monthly_usd,
+            spent.month,
+            Some(calendar::next_month(now)),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, limit, used, resets_at)| {
+        limit.map(|l| Headroom {
+            usd: (config.stop_at * l - used).max(0.0),
+            limit: name,
+            resets_at,
+        })
+    })
+    .min_by(|a, b| a.usd.total_cmp(&b.usd))
+}
+
+/// See [`headroom`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Headroom {
+    pub usd: f64,
+    pub limit: &'static str,
+    pub resets_at: Option<i64>,
+}
+
 /// Money promised to calls in flight, per installation and per task, so that concurrent calls
 /// cannot each pass the check against the same remaining budget.
 #[derive(Debug, Default)]

@@ -159,6 +159,10 @@ pub struct RouteQuery<'a> {
     /// The answer allowance.
     pub max_output_tokens: u32,
     pub budget: BudgetLevel,
+    /// What may still be spent before a budget's stop line: models whose worst case for this
+    /// call exceeds it are skipped, so a cheaper model that fits gets the work instead of the
+    /// task being refused.
+    pub budget_headroom: Option<f64>,
     /// On escalation: the rung that failed; only higher rungs are eligible.
     pub above_rung: Option<usize>,
     /// Models whose circuit is open: skipped while others remain.
@@ -359,6 +363,10 @@ impl Router {
                 Some("context window too small")
             } else if q.unavailable.iter().any(|u| u == name) {
                 Some("circuit open")
+            } else if q.budget_headroom.is_some_and(|room| {
+                super::budget::worst_case(m, q.prompt_tokens, q.max_output_tokens) > room
+            }) {
+                Some("over the remaining budget")
             } else {
                 None
             };

@@ -146,15 +146,25 @@ impl TaskRun {
     /// make a call reserves its worst case `next` first, so two concurrent checks always see each
     /// other.
     async fn budget_verdict(&self, next: f64) -> Result<Verdict, Blocked> {
+        let spent = self.spent(next).await?;
+        let router = self.llm.router();
+        Ok(budget::judge(
+            &router.settings().budgets,
+            &self.spec.installation,
+            spent,
+            next,
+            self.llm.now(),
+        ))
+    }
+
+    /// Spending so far, with other calls' reservations (the caller's own, `own`, excluded).
+    async fn spent(&self, own: f64) -> Result<budget::Spent, Blocked> {
         let now = self.llm.now();
-        let (mut held_installation, mut held_task) = self
+        let (held_installation, held_task) = self
             .llm
             .0
             .reservations
             .held(&self.spec.installation, &self.spec.id);
-        // The caller's own reservation is `next`: count it once, as the call's cost.
-        held_installation = (held_installation - next).max(0.0);
-        held_task = (held_task - next).max(0.0);
         let mut spent = ledger::spent(
             &self.llm.0.store,
             &self.spec.installation,
@@ -163,17 +173,10 @@ impl TaskRun {
         )
         .await
         .map_err(|e| Blocked::Store(format!("{e:#}")))?;
-        spent.day += held_installation;
-        spent.month += held_installation;
-        spent.task += held_task;
-        let router = self.llm.router();
-        Ok(budget::judge(
-            &router.settings().budgets,
-            &self.spec.installation,
-            spent,
-            next,
-            now,
-        ))
+        spent.day += (held_installation - own).max(0.0);
+        spent.month += (held_installation - own).max(0.0);
+        spent.task += (held_task - own).max(0.0);
+        Ok(spent)
     }
 
     /// Routes the next attempt for a request. Fails when the task must stop: attempt cap, top of
@@ -187,7 +190,11 @@ impl TaskRun {
                 last: self.last_failure.clone().unwrap_or_default(),
             });
         }
-        let level = match self.budget_verdict(0.0).await? {
+        let spent = self.spent(0.0).await?;
+        let budgets = &router.settings().budgets;
+        let verdict = budget::judge(budgets, &self.spec.installation, spent, 0.0, self.llm.now());
+        let headroom = budget::headroom(budgets, &self.spec.installation, spent, self.llm.now());
+        let level = match verdict {
             Verdict::Go => BudgetLevel::Normal,
             Verdict::Warn(w) => BudgetLevel::Warn(w),
             Verdict::Stop { message, resets_at } => {
@@ -215,6 +222,7 @@ impl TaskRun {
             prompt_tokens: req.estimated_input_tokens(),
             max_output_tokens: req.max_output_tokens,
             budget: level,
+            budget_headroom: headroom.map(|h| h.usd),
             above_rung: self.failed.as_ref().map(|(model, rung)| {
                 router
                     .rung_of(model)
@@ -225,6 +233,23 @@ impl TaskRun {
         let route = router
             .route(&perf, &query)
             .map_err(|e| match (e, &self.last_failure) {
+                // Models exist, but none can make this call within what is left: a budget stop.
+                (NoRoute::NoEligibleModel { why }, _)
+                    if why.contains("over the remaining budget") && headroom.is_some() =>
+                {
+                    let h = headroom.expect("checked");
+                    let whose = match h.limit {
+                        "task" => "this task's budget".to_owned(),
+                        name => format!("the {name} budget of {}", self.spec.installation),
+                    };
+                    Blocked::Budget {
+                        message: format!(
+                            "{whose} has ${:.4} left before its stop line, less than this call could cost on any model able to take it ({why})",
+                            h.usd
+                        ),
+                        resets_at: h.resets_at,
+                    }
+                }
                 (NoRoute::TopRungReached { last }, Some(why)) => {
                     Blocked::NoRoute(NoRoute::TopRungReached {
                         last: format!("{last}: {why}"),

@@ -75,6 +75,7 @@ fn query<'a>(kind: TaskKind, paths: &'a [String]) -> RouteQuery<'a> {
         prompt_tokens: 4_000,
         max_output_tokens: 2_000,
         budget: BudgetLevel::Normal,
+        budget_headroom: None,
         above_rung: None,
         unavailable: &[],
     }
@@ -238,6 +239,17 @@ fn capabilities_context_and_circuits_filter_candidates() {
     let r = router.route(&perf, &q).unwrap();
     assert_eq!(r.model, "mid");
     assert!(r.reason.contains("cheap (circuit open)"));
+    // The remaining budget: a review presumes the strategic tier, but only cheap's worst case
+    // ($0.00196 here) fits the $0.002 left, so cheap gets it rather than the task stopping.
+    let mut review = query(TaskKind::Review, &[]);
+    review.budget_headroom = Some(0.002);
+    let r = router.route(&perf, &review).unwrap();
+    assert_eq!(r.model, "cheap", "{}", r.reason);
+    assert!(
+        r.reason.contains("strong (over the remaining budget)"),
+        "{}",
+        r.reason
+    );
     q.prompt_tokens = 1_000_000;
     match router.route(&perf, &q) {
         Err(NoRoute::NoEligibleModel { why }) => {
@@ -568,16 +580,31 @@ async fn per_task_budget_refuses_a_call_whose_worst_case_would_cross_it() {
         name: "answer".into(),
         schema: serde_json::json!({"type": "object"}),
     });
-    // The task has spent nothing, but an 8,000-token answer allowance on `mid` ($5/M output)
-    // could cost $0.04 against a $0.01 task budget: refused before anything is sent.
     let mut attempt = task.begin(&req).await.unwrap();
     assert_eq!(attempt.model(), "cheap");
     task.finish(attempt, AttemptOutcome::Failed("rejected".into()))
         .await;
-    req.max_output_tokens = 8_000;
+    // The task has spent nothing, but an 8,000-token answer allowance on `mid` ($5/M output)
+    // could cost $0.04 against a $0.01 task budget, and everything above costs more: routing
+    // refuses before anything is sent.
+    let mut big = req.clone();
+    big.max_output_tokens = 8_000;
+    match task.begin(&big).await {
+        Err(Blocked::Budget { message, resets_at }) => {
+            assert_eq!(resets_at, None);
+            assert!(
+                message.starts_with("this task's budget has $0.0095 left before its stop line")
+                    && message.contains("mid (over the remaining budget)"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A small call fits on `mid`; the same attempt then asking for the big answer is refused
+    // at call time, with the worst case of that call.
     attempt = task.begin(&req).await.unwrap();
     assert_eq!(attempt.model(), "mid");
-    match task.call(&mut attempt, &req).await {
+    match task.call(&mut attempt, &big).await {
         Err(orion_bot::llm::CallError::Blocked(Blocked::Budget { message, resets_at })) => {
             assert_eq!(resets_at, None);
             assert!(
