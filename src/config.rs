@@ -35,6 +35,8 @@ pub struct Config {
     pub routing: crate::llm::RoutingConfig,
     pub budgets: crate::llm::BudgetConfig,
     pub llm: crate::llm::LlmConfig,
+    /// Task workspaces: mirrors, worktrees, commit identity, disk bounds.
+    pub git: crate::git::GitConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -427,6 +429,7 @@ impl Config {
             );
         }
         crate::llm::LlmSettings::from_config(self).validate(&mut out);
+        self.git.validate(&mut out);
         out
     }
 

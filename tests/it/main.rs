@@ -2,6 +2,7 @@
 
 mod corpus;
 mod edge;
+mod git;
 mod llm_providers;
 mod llm_routing;
 mod process;
