@@ -222,17 +222,27 @@ pub fn redact_request(redactor: &Redactor, req: &ChatRequest) -> ChatRequest {
                 Part::ToolResult { content, .. } => {
                     *content = redactor.redact(content).into_owned()
                 }
-                Part::ToolCall { arguments, .. } => {
-                    let raw = arguments.to_string();
-                    if let std::borrow::Cow::Owned(clean) = redactor.redact(&raw) {
-                        *arguments = serde_json::from_str(&clean)
-                            .unwrap_or(serde_json::Value::String(clean));
-                    }
-                }
+                Part::ToolCall { arguments, .. } => redact_json(redactor, arguments),
             }
         }
     }
     out
+}
+
+/// Redacts every string inside a JSON value, leaving its structure alone: redacting the
+/// serialized text instead would miss secrets that JSON escapes (quotes, backslashes) and could
+/// cut through the punctuation.
+fn redact_json(redactor: &Redactor, value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let std::borrow::Cow::Owned(clean) = redactor.redact(text) {
+                *text = clean;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_json(redactor, v)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_json(redactor, v)),
+        _ => {}
+    }
 }
 
 /// Reads a JSON answer from model text, tolerating a Markdown code fence around it.
@@ -251,4 +261,45 @@ pub fn json_answer(text: &str) -> Result<serde_json::Value, ProviderError> {
             format!("the answer is not JSON: {e}")
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_arguments_are_redacted_leaf_by_leaf() {
+        let secret = r#"pa"ss\word-0123456789"#;
+        let token = format!("ghp_{}", "Ab3d".repeat(9));
+        let redactor = Redactor::new([secret]);
+        let mut req = ChatRequest::new(format!("never say {secret}"), vec![]);
+        req.messages.push(Message {
+            role: Role::Assistant,
+            parts: vec![Part::ToolCall {
+                id: "call_1".into(),
+                name: "run".into(),
+                arguments: json!({
+                    "cmd": format!("login --password '{secret}'"),
+                    "env": [{"GITHUB_TOKEN": token}],
+                    "retries": 3,
+                }),
+            }],
+        });
+        let clean = redact_request(&redactor, &req);
+        assert!(!clean.system.contains(secret));
+        let Part::ToolCall { arguments, .. } = &clean.messages[0].parts[0] else {
+            panic!("a tool call")
+        };
+        assert!(arguments.is_object(), "structure kept: {arguments}");
+        assert_eq!(arguments["retries"], 3);
+        assert_eq!(arguments["cmd"], "login --password '[REDACTED:secret]'");
+        let shown = arguments.to_string();
+        assert!(
+            // The secret as JSON escapes it.
+            !shown.contains(r#"pa\"ss\\word"#) && !shown.contains(&token),
+            "{shown}"
+        );
+        assert!(shown.contains("[REDACTED:github-token]"), "{shown}");
+    }
 }
