@@ -51,6 +51,50 @@ pub fn worst_case(model: &ModelConfig, prompt_tokens: u64, max_output_tokens: u3
         / 1e6
 }
 
+/// One limit that applies to an installation or task, with what was spent against it.
+struct Limit {
+    /// `task`, `daily` or `monthly`.
+    name: &'static str,
+    limit: f64,
+    used: f64,
+    /// When the period rolls over; None for a task's own limit, which never does.
+    resets_at: Option<i64>,
+}
+
+/// The limits configured for `installation`, tightest-scope first (task, day, month).
+fn limits(
+    config: &BudgetConfig,
+    installation: &str,
+    spent: Spent,
+    now: i64,
+) -> impl Iterator<Item = Limit> {
+    let l = config.limits_for(installation);
+    [
+        ("task", l.per_task_usd, spent.task, None),
+        (
+            "daily",
+            l.daily_usd,
+            spent.day,
+            Some(calendar::next_day(now)),
+        ),
+        (
+            "monthly",
+            l.monthly_usd,
+            spent.month,
+            Some(calendar::next_month(now)),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, limit, used, resets_at)| {
+        limit.map(|limit| Limit {
+            name,
+            limit,
+            used,
+            resets_at,
+        })
+    })
+}
+
 /// Judges a call of worst-case cost `next` for `installation` at time `now` (Unix ms).
 pub fn judge(
     config: &BudgetConfig,
@@ -59,26 +103,15 @@ pub fn judge(
     next: f64,
     now: i64,
 ) -> Verdict {
-    let limits = config.limits_for(installation);
-    let checks = [
-        ("task", limits.per_task_usd, spent.task, None),
-        (
-            "daily",
-            limits.daily_usd,
-            spent.day,
-            Some(calendar::next_day(now)),
-        ),
-        (
-            "monthly",
-            limits.monthly_usd,
-            spent.month,
-            Some(calendar::next_month(now)),
-        ),
-    ];
     let mut warn = None;
     let mut stop: Option<Verdict> = None;
-    for (name, limit, used, resets_at) in checks {
-        let Some(limit) = limit else { continue };
+    for Limit {
+        name,
+        limit,
+        used,
+        resets_at,
+    } in limits(config, installation, spent, now)
+    {
         if used >= config.stop_at * limit || used + next > config.stop_at * limit {
             let message = match resets_at {
                 Some(at) => format!(
@@ -130,31 +163,13 @@ pub fn headroom(
     spent: Spent,
     now: i64,
 ) -> Option<Headroom> {
-    let limits = config.limits_for(installation);
-    [
-        ("task", limits.per_task_usd, spent.task, None),
-        (
-            "daily",
-            limits.daily_usd,
-            spent.day,
-            Some(calendar::next_day(now)),
-        ),
-        (
-            "monthly",
-            limits.monthly_usd,
-            spent.month,
-            Some(calendar::next_month(now)),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, limit, used, resets_at)| {
-        limit.map(|l| Headroom {
-            usd: (config.stop_at * l - used).max(0.0),
-            limit: name,
-            resets_at,
+    limits(config, installation, spent, now)
+        .map(|l| Headroom {
+            usd: (config.stop_at * l.limit - l.used).max(0.0),
+            limit: l.name,
+            resets_at: l.resets_at,
         })
-    })
-    .min_by(|a, b| a.usd.total_cmp(&b.usd))
+        .min_by(|a, b| a.usd.total_cmp(&b.usd))
 }
 
 /// See [`headroom`].

@@ -212,7 +212,6 @@ impl TaskRun {
             structured: req.output.is_some(),
             vision: false,
         };
-        let perf = self.llm.performance();
         let query = RouteQuery {
             kind: self.spec.kind,
             complexity: self.spec.complexity,
@@ -230,8 +229,9 @@ impl TaskRun {
             }),
             unavailable: &unavailable,
         };
-        let route = router
-            .route(&perf, &query)
+        // Routing is synchronous: decide under the lock rather than copy the whole history.
+        let routed = router.route(&self.llm.0.perf.lock().expect("perf lock"), &query);
+        let route = routed
             .map_err(|e| match (e, &self.last_failure) {
                 // Models exist, but none can make this call within what is left: a budget stop.
                 (NoRoute::NoEligibleModel { why }, _)
@@ -504,32 +504,24 @@ impl TaskRun {
             self.failed = Some((attempt.route.model.clone(), attempt.route.rung));
             self.last_failure = detail.clone();
         }
-        let result = ledger::finish_attempt(
-            &self.llm.0.store,
-            FinishedAttempt {
-                id: attempt.id,
-                outcome: label,
-                detail: detail.as_deref(),
-                usage: attempt.usage,
-                cost_usd: attempt.cost,
-                latency_ms: attempt.started.elapsed().as_millis() as i64,
-                at: self.llm.now(),
-            },
-        )
-        .await;
-        if let Err(e) = result {
-            tracing::error!(error = %format!("{e:#}"), "could not record the end of a model attempt");
-        }
+        self.record_end(&attempt, label, detail.as_deref()).await;
     }
 
     /// Records an attempt that a budget stop cut short (neither success nor failure).
     async fn finish_blocked(&mut self, attempt: Attempt, why: &Blocked) {
+        self.record_end(&attempt, "blocked", Some(&why.to_string()))
+            .await;
+    }
+
+    /// Writes how an attempt ended, with its totals. A failed write is logged, not raised: the
+    /// attempt is over either way.
+    async fn record_end(&self, attempt: &Attempt, outcome: &str, detail: Option<&str>) {
         let result = ledger::finish_attempt(
             &self.llm.0.store,
             FinishedAttempt {
                 id: attempt.id,
-                outcome: "blocked",
-                detail: Some(&why.to_string()),
+                outcome,
+                detail,
                 usage: attempt.usage,
                 cost_usd: attempt.cost,
                 latency_ms: attempt.started.elapsed().as_millis() as i64,
@@ -538,7 +530,8 @@ impl TaskRun {
         )
         .await;
         if let Err(e) = result {
-            tracing::error!(error = %format!("{e:#}"), "could not record a blocked model attempt");
+            tracing::error!(error = %format!("{e:#}"), outcome,
+                "could not record the end of a model attempt");
         }
     }
 
