@@ -13,6 +13,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Secret, Secrets};
+use crate::forge::github::GitHubCredentials;
+use crate::forge::{GitHub, Journal};
+use crate::git::Workspaces;
 use crate::llm::{Llm, LlmSettings};
 use crate::metrics::Metrics;
 use crate::queue::{Queue, Registry, WorkerPool};
@@ -37,6 +40,13 @@ pub struct Services {
     pub llm: Llm,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// GitHub, when credentials are configured; without them Orion receives webhooks but
+    /// cannot act, and jobs that need GitHub fail saying so.
+    pub github: Option<GitHub>,
+    /// Every externally visible write goes through it (see [`crate::forge::github::Effects`]).
+    pub journal: Journal,
+    /// Mirrors and task worktrees.
+    pub workspaces: Workspaces,
 }
 
 /// What every request handler can reach. Cheap to clone.
@@ -160,10 +170,24 @@ impl Orion {
         )
         .await?
         .with_metrics(metrics.clone());
+        let github = match GitHubCredentials::resolve(&secrets.github)
+            .map_err(|p| anyhow::anyhow!("GitHub credentials: {p}"))?
+        {
+            Some(credentials) => Some(GitHub::new(&config.github, &credentials)?),
+            None => {
+                tracing::warn!(
+                    "no GitHub credentials (ORION_GITHUB_APP_ID + ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN): Orion will not act on GitHub"
+                );
+                None
+            }
+        };
         let services = Services {
             llm: llm.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
+            github,
+            journal: Journal::new(store.clone()),
+            workspaces: Workspaces::new(config.git.clone())?,
         };
         let registry = registry(&services);
         let ingest = Ingest::start(store.clone(), wake.clone());

@@ -249,6 +249,17 @@ fn check(loaded: &Loaded) -> ExitCode {
             "not set (Linear webhooks answer 503)"
         }
     );
+    match crate::forge::github::GitHubCredentials::resolve(&secrets.github) {
+        Err(problem) => problems.push(problem),
+        Ok(None) => println!(
+            "GitHub: no credentials (set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN); Orion receives webhooks but cannot act"
+        ),
+        Ok(Some(credentials)) => {
+            if let Err(problem) = check_github(&loaded.config.github, &credentials) {
+                problems.push(problem);
+            }
+        }
+    }
     let ladder = settings.ladder();
     if ladder.is_empty() {
         println!(
@@ -276,6 +287,66 @@ fn check(loaded: &Loaded) -> ExitCode {
         eprint!("orion: {}", config::Problems(problems));
         ExitCode::FAILURE
     }
+}
+
+/// Signs in to GitHub and lists what the credentials reach: proof that the App id and key (or
+/// the token) work, and that the App is installed where the user expects.
+fn check_github(
+    config: &crate::forge::github::GitHubConfig,
+    credentials: &crate::forge::github::GitHubCredentials,
+) -> Result<(), config::Problem> {
+    let problem = |message: String| {
+        config::Problem {
+        key: "GitHub credentials".to_owned(),
+        message,
+        fix: "check ORION_GITHUB_APP_ID / ORION_GITHUB_APP_PRIVATE_KEY (or ORION_GITHUB_TOKEN) and github.api_url".to_owned(),
+    }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| problem(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let github =
+            crate::forge::GitHub::new(config, credentials).map_err(|e| problem(e.to_string()))?;
+        let me = github
+            .identity()
+            .await
+            .map_err(|e| problem(e.to_string()))?;
+        match me.app_id {
+            Some(id) => println!(
+                "GitHub: app {:?} (id {id}, acts as {}) at {}",
+                me.name, me.login, config.api_url
+            ),
+            None => println!("GitHub: token of {} at {}", me.login, config.api_url),
+        }
+        let installations = github
+            .installations()
+            .await
+            .map_err(|e| problem(e.to_string()))?;
+        if installations.is_empty() {
+            println!("  not installed anywhere yet: install the app on a repository");
+        }
+        for inst in installations {
+            let repos: Vec<&str> = inst.repositories.iter().map(|r| r.as_str()).collect();
+            let label = if me.app_id.is_some() {
+                format!("installation {} on {}", inst.id.0, inst.account)
+            } else {
+                format!("repositories of {}", inst.account)
+            };
+            println!(
+                "  {label} ({}, {} repositories): {}",
+                inst.repository_selection,
+                repos.len(),
+                if repos.is_empty() {
+                    "none".to_owned()
+                } else {
+                    repos.join(", ")
+                }
+            );
+        }
+        Ok(())
+    })
 }
 
 async fn open_existing(config: &Config) -> anyhow::Result<Store> {

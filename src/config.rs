@@ -37,6 +37,8 @@ pub struct Config {
     pub llm: crate::llm::LlmConfig,
     /// Task workspaces: mirrors, worktrees, commit identity, disk bounds.
     pub git: crate::git::GitConfig,
+    /// The GitHub API: where it is and how patiently to talk to it.
+    pub github: crate::forge::github::GitHubConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -285,6 +287,17 @@ impl Config {
             }
             from_env.insert(path.join("."), name.clone());
         }
+        // The one documented alias: GHES installs (and tests) set the API root by this name.
+        let api_url_env = crate::forge::github::API_URL_ENV;
+        if let Some((_, url)) = env
+            .iter()
+            .find(|(k, v)| k == api_url_env && !v.trim().is_empty())
+        {
+            let path = ["github".to_owned(), "api_url".to_owned()];
+            set_path(&mut root, &path, toml::Value::String(url.trim().to_owned()))
+                .expect("github is a section of the config");
+            from_env.insert(path.join("."), api_url_env.to_owned());
+        }
         if !problems.is_empty() {
             return Err(Problems(problems));
         }
@@ -430,6 +443,7 @@ impl Config {
         }
         crate::llm::LlmSettings::from_config(self).validate(&mut out);
         self.git.validate(&mut out);
+        self.github.validate(&mut out);
         out
     }
 
@@ -502,6 +516,9 @@ pub struct Secrets {
     pub linear_webhook: Option<Secret>,
     /// Where model API keys are looked up, by the variable names `[models]` and `[llm.byok]` give.
     pub model_keys: EnvKeys,
+    /// GitHub App or token credentials (`ORION_GITHUB_APP_ID` + `ORION_GITHUB_APP_PRIVATE_KEY`,
+    /// or `ORION_GITHUB_TOKEN`).
+    pub github: crate::forge::github::GitHubSecrets,
 }
 
 /// Reads environment variables by name (model API keys). Its `Debug` shows nothing, so a struct
@@ -559,6 +576,9 @@ impl Secrets {
                 .filter(|s| !s.is_empty())
                 .map(Secret::new),
             model_keys: EnvKeys::from_pairs(env),
+            github: crate::forge::github::GitHubSecrets::from_vars(|name| {
+                get(name).map(str::to_owned)
+            }),
         }
     }
 

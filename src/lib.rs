@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod failpoint;
+pub mod forge;
 pub mod git;
 pub mod jobs;
 pub mod llm;

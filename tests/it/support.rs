@@ -54,6 +54,7 @@ pub fn test_config(dir: &Path) -> Config {
     config.server.listen = "127.0.0.1:0".to_owned();
     config.store.url = format!("sqlite://{}", dir.join("orion.db").display());
     config.queue.poll_ms = 50;
+    config.git.workdir = dir.join("work");
     config
 }
 
