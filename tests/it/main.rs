@@ -2,6 +2,8 @@
 
 mod corpus;
 mod edge;
+mod fake_github;
+mod forge;
 mod git;
 mod llm_providers;
 mod llm_routing;

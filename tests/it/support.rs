@@ -49,6 +49,19 @@ pub struct DeliveryRow {
     pub body: Option<Vec<u8>>,
 }
 
+/// A fresh, migrated database in `dir` (one per test: tests never share state).
+pub async fn fresh_store(dir: &Path) -> orion_bot::store::Store {
+    orion_bot::store::Store::open(
+        &orion_bot::config::StoreConfig {
+            url: format!("sqlite://{}", dir.join("orion.db").display()),
+            ..Default::default()
+        },
+        orion_bot::store::OpenMode::CreateIfMissing,
+    )
+    .await
+    .unwrap()
+}
+
 pub fn test_config(dir: &Path) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".to_owned();

@@ -89,7 +89,9 @@ pub(crate) struct Answer {
 /// personal access token. Cheap to clone.
 #[derive(Clone)]
 pub struct Api {
-    crab: Octocrab,
+    /// Shared, not cloned: cloning an `Octocrab` copies its token cache, so clones made before
+    /// a token was minted would each mint their own.
+    crab: Arc<Octocrab>,
     config: Arc<GitHubConfig>,
 }
 
@@ -108,7 +110,10 @@ enum Try {
 
 impl Api {
     pub(crate) fn new(crab: Octocrab, config: Arc<GitHubConfig>) -> Self {
-        Self { crab, config }
+        Self {
+            crab: Arc::new(crab),
+            config,
+        }
     }
 
     pub(crate) fn octocrab(&self) -> &Octocrab {

@@ -11,13 +11,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use orion_bot::config::StoreConfig;
 use orion_bot::llm::{
     AttemptOutcome, CallError, ChatRequest, ChatResponse, Complexity, KeyLookup, Llm, LlmConfig,
     LlmSettings, ModelConfig, Provider, ProviderError, Risk, TaskKind, TaskRun, TaskSpec,
     TiersConfig, Usage,
 };
-use orion_bot::store::{OpenMode, Store};
 use serde_json::{Value, json};
 use sqlx::Row;
 use tempfile::TempDir;
@@ -326,15 +324,7 @@ impl Harness {
     pub async fn start_with(tweak: impl FnOnce(&mut LlmSettings), clock: Option<i64>) -> Self {
         let fake = FakeProvider::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &StoreConfig {
-                url: format!("sqlite://{}", dir.path().join("orion.db").display()),
-                ..Default::default()
-            },
-            OpenMode::CreateIfMissing,
-        )
-        .await
-        .unwrap();
+        let store = crate::support::fresh_store(dir.path()).await;
         let mut s = settings(&fake);
         tweak(&mut s);
         let mut llm = Llm::new(store, s, keys(), vec![WEBHOOK_SECRET.to_owned()])
