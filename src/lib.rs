@@ -4,6 +4,7 @@
 //! [`event::Event`]s and persists them with their jobs ([`store`]); workers run the jobs from a
 //! durable queue ([`queue`]); [`app`] wires it together and [`config`] configures it.
 
+pub mod agent;
 pub mod app;
 pub mod calendar;
 pub mod cli;
