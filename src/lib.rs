@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod llm;
 pub mod metrics;
 pub mod queue;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;

@@ -9,4 +9,5 @@ mod llm_providers;
 mod llm_routing;
 mod process;
 mod queue;
+mod sandbox;
 mod support;
