@@ -19,7 +19,32 @@ use crate::git::Workspaces;
 use crate::llm::{Llm, LlmSettings};
 use crate::metrics::Metrics;
 use crate::queue::{Queue, Registry, WorkerPool};
+use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store::{Ingest, OpenMode, Store};
+
+/// The sandbox configuration with Orion's own state hidden from commands: the database files
+/// (they hold the generated webhook secret and the ledger) and the git workdir (other tasks'
+/// worktrees and every mirror); a task's own worktree is bound back on top. Files, not the
+/// database's directory, which may well be a home directory holding the toolchains.
+fn sandbox_config(config: &Config, workspaces: &Workspaces) -> SandboxConfig {
+    let mut sandbox = config.sandbox.clone();
+    let mut own = vec![workspaces.workdir().to_path_buf()];
+    if let Some(db) = config.sqlite_path()
+        && let Ok(db) = std::path::absolute(db)
+    {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = db.clone().into_os_string();
+            file.push(suffix);
+            own.push(file.into());
+        }
+    }
+    for path in own {
+        if !sandbox.hide.contains(&path) {
+            sandbox.hide.push(path);
+        }
+    }
+    sandbox
+}
 
 /// Settings key of the webhook secret Orion generates when none is configured.
 pub const GENERATED_SECRET_KEY: &str = "github_webhook_secret";
@@ -47,6 +72,8 @@ pub struct Services {
     pub journal: Journal,
     /// Mirrors and task worktrees.
     pub workspaces: Workspaces,
+    /// Where agent and test commands run.
+    pub sandbox: Sandbox,
 }
 
 /// What every request handler can reach. Cheap to clone.
@@ -170,6 +197,7 @@ impl Orion {
         )
         .await?
         .with_metrics(metrics.clone());
+        let workspaces = Workspaces::new(config.git.clone())?;
         let github = match GitHubCredentials::resolve(&secrets.github)
             .map_err(|p| anyhow::anyhow!("GitHub credentials: {p}"))?
         {
@@ -187,7 +215,8 @@ impl Orion {
             metrics: metrics.clone(),
             github,
             journal: Journal::new(store.clone()),
-            workspaces: Workspaces::new(config.git.clone())?,
+            workspaces: workspaces.clone(),
+            sandbox: Sandbox::new(sandbox_config(&config, &workspaces)),
         };
         let registry = registry(&services);
         let ingest = Ingest::start(store.clone(), wake.clone());

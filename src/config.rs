@@ -39,6 +39,8 @@ pub struct Config {
     pub git: crate::git::GitConfig,
     /// The GitHub API: where it is and how patiently to talk to it.
     pub github: crate::forge::github::GitHubConfig,
+    /// Where agent commands and test commands run (bubblewrap by default).
+    pub sandbox: crate::sandbox::SandboxConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -444,6 +446,7 @@ impl Config {
         crate::llm::LlmSettings::from_config(self).validate(&mut out);
         self.git.validate(&mut out);
         self.github.validate(&mut out);
+        self.sandbox.validate(&mut out);
         out
     }
 
