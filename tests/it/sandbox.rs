@@ -70,8 +70,15 @@ async fn run_spec(
 
 /// A directory outside `/tmp` (which is private inside the sandbox), so a write to it would
 /// reach the host's file system.
+/// A host directory the sandbox sees (read-only): not under `/tmp`, which is the sandbox's own
+/// empty tmpfs (a target dir under `/tmp` would make writes fail for the wrong reason).
 fn host_dir() -> TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+    let home = std::env::var("HOME").unwrap_or_default();
+    let base = [env!("CARGO_TARGET_TMPDIR"), env!("CARGO_MANIFEST_DIR"), home.as_str()]
+        .into_iter()
+        .find(|p| !p.is_empty() && !Path::new(p).starts_with("/tmp"))
+        .expect("a directory outside /tmp to test writes from inside the sandbox");
+    tempfile::tempdir_in(base).unwrap()
 }
 
 /// A task worktree with a README, as a fresh checkout has.
