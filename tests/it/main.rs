@@ -3,6 +3,7 @@
 mod corpus;
 mod edge;
 mod fake_github;
+mod fake_model;
 mod forge;
 mod git;
 mod llm_providers;

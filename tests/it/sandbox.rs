@@ -74,10 +74,14 @@ async fn run_spec(
 /// empty tmpfs (a target dir under `/tmp` would make writes fail for the wrong reason).
 fn host_dir() -> TempDir {
     let home = std::env::var("HOME").unwrap_or_default();
-    let base = [env!("CARGO_TARGET_TMPDIR"), env!("CARGO_MANIFEST_DIR"), home.as_str()]
-        .into_iter()
-        .find(|p| !p.is_empty() && !Path::new(p).starts_with("/tmp"))
-        .expect("a directory outside /tmp to test writes from inside the sandbox");
+    let base = [
+        env!("CARGO_TARGET_TMPDIR"),
+        env!("CARGO_MANIFEST_DIR"),
+        home.as_str(),
+    ]
+    .into_iter()
+    .find(|p| !p.is_empty() && !Path::new(p).starts_with("/tmp"))
+    .expect("a directory outside /tmp to test writes from inside the sandbox");
     tempfile::tempdir_in(base).unwrap()
 }
 
