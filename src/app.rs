@@ -74,6 +74,32 @@ pub struct Services {
     pub workspaces: Workspaces,
     /// Where agent and test commands run.
     pub sandbox: Sandbox,
+    /// Lets a handler enqueue follow-up jobs (an event starting a task).
+    pub jobs: JobSink,
+    pub config: Arc<Config>,
+}
+
+/// Enqueues jobs from inside handlers and wakes the workers for them.
+#[derive(Clone, Debug)]
+pub struct JobSink {
+    queue: Queue,
+    wake: Arc<Notify>,
+    max_attempts: u32,
+}
+
+impl JobSink {
+    /// Enqueues a job (a no-op when its idempotency key exists) and wakes a worker.
+    pub async fn enqueue(
+        &self,
+        kind: &str,
+        payload: &impl serde::Serialize,
+        key: String,
+    ) -> anyhow::Result<bool> {
+        let job = crate::queue::NewJob::new(kind, payload, key, self.max_attempts)?;
+        let inserted = self.queue.enqueue(&[job]).await? > 0;
+        self.wake.notify_waiters();
+        Ok(inserted)
+    }
 }
 
 /// What every request handler can reach. Cheap to clone.
@@ -217,6 +243,12 @@ impl Orion {
             journal: Journal::new(store.clone()),
             workspaces: workspaces.clone(),
             sandbox: Sandbox::new(sandbox_config(&config, &workspaces)),
+            jobs: JobSink {
+                queue: Queue::new(store.clone()),
+                wake: wake.clone(),
+                max_attempts: config.queue.max_attempts,
+            },
+            config: Arc::new(config.clone()),
         };
         let registry = registry(&services);
         let ingest = Ingest::start(store.clone(), wake.clone());

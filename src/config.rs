@@ -41,6 +41,8 @@ pub struct Config {
     pub github: crate::forge::github::GitHubConfig,
     /// Where agent commands and test commands run (bubblewrap by default).
     pub sandbox: crate::sandbox::SandboxConfig,
+    /// Issue → pull request: the trigger label and the limits of a task.
+    pub implement: crate::implement::config::ImplementConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -447,6 +449,7 @@ impl Config {
         self.git.validate(&mut out);
         self.github.validate(&mut out);
         self.sandbox.validate(&mut out);
+        self.implement.validate(&mut out);
         out
     }
 

@@ -1,10 +1,11 @@
 //! Job kinds: which jobs a delivery creates, and the handlers that run them.
 //!
-//! Today every acted-on event becomes one `event` job whose handler records it in the log; the
-//! implement, review and heartbeat capabilities register their own kinds and handlers here.
+//! Every acted-on event becomes one `event` job: its handler logs it and hands it to the
+//! capabilities (today the implement trigger), which enqueue their own jobs (`implement`).
 
 use crate::app::Services;
 use crate::event::Event;
+use crate::implement;
 use crate::queue::{JobContext, JobError, NewJob, Registry};
 
 /// The job kind that carries one received [`Event`].
@@ -22,13 +23,23 @@ pub fn for_event(event: &Event, max_attempts: u32) -> anyhow::Result<Vec<NewJob>
 }
 
 /// Every handler Orion runs, built with the services they use.
-pub fn registry(_services: &Services) -> Registry {
+pub fn registry(services: &Services) -> Registry {
     let mut registry = Registry::default();
-    registry.register(EVENT, handle_event);
+    let s = services.clone();
+    registry.register(EVENT, move |ctx| handle_event(s.clone(), ctx));
+    let s = services.clone();
+    registry.register(implement::pipeline::JOB, move |ctx: JobContext| {
+        let s = s.clone();
+        async move {
+            let job: implement::pipeline::ImplementJob =
+                ctx.job.decode().map_err(JobError::Fatal)?;
+            implement::pipeline::run(&s, job.task_id, &ctx.cancel).await
+        }
+    });
     registry
 }
 
-async fn handle_event(ctx: JobContext) -> Result<(), JobError> {
+async fn handle_event(s: Services, ctx: JobContext) -> Result<(), JobError> {
     let event: Event = ctx.job.decode().map_err(JobError::Fatal)?;
     tracing::info!(
         event = %event.name(),
@@ -37,5 +48,5 @@ async fn handle_event(ctx: JobContext) -> Result<(), JobError> {
         repo = event.repo().map(|r| r.as_str()).unwrap_or("-"),
         "event received"
     );
-    Ok(())
+    implement::trigger::on_event(&s, &event).await
 }

@@ -13,6 +13,7 @@ pub mod event;
 pub mod failpoint;
 pub mod forge;
 pub mod git;
+pub mod implement;
 pub mod jobs;
 pub mod llm;
 pub mod metrics;

@@ -86,6 +86,77 @@ impl TaskWorkspace {
         blocking(move || this.commit_blocking(&message)).await
     }
 
+    /// Like [`commit`](Self::commit), but only `paths` (added, changed or deleted): steps that
+    /// run in parallel in one worktree each commit their own files, not each other's half-done
+    /// edits.
+    pub async fn commit_paths(
+        &self,
+        message: &str,
+        paths: &[String],
+        co_author: Option<(&str, &str)>,
+    ) -> Result<Oid, GitError> {
+        let this = self.clone();
+        let message = commit_message(message, co_author)?;
+        let paths = paths.to_vec();
+        blocking(move || this.commit_paths_blocking(&message, &paths)).await
+    }
+
+    fn commit_paths_blocking(&self, message: &str, paths: &[String]) -> Result<Oid, GitError> {
+        let repo = self.open()?;
+        self.ensure_on_task_branch(&repo)?;
+        let parent = repo.head()?.peel_to_commit()?;
+        // Start from the last commit's tree, not the index, so nothing staged by anyone else
+        // rides along.
+        let mut index = git2::Index::new()?;
+        index.read_tree(&parent.tree()?)?;
+        for p in paths {
+            let full = self.path.join(p);
+            if full.is_file() {
+                let content = std::fs::read(&full)
+                    .with_context(|| format!("while reading {}", full.display()))?;
+                let oid = repo.blob(&content)?;
+                let mode = file_mode(&full);
+                let entry = git2::IndexEntry {
+                    ctime: git2::IndexTime::new(0, 0),
+                    mtime: git2::IndexTime::new(0, 0),
+                    dev: 0,
+                    ino: 0,
+                    mode,
+                    uid: 0,
+                    gid: 0,
+                    file_size: content.len() as u32,
+                    id: oid,
+                    flags: 0,
+                    flags_extended: 0,
+                    path: p.as_bytes().to_vec(),
+                };
+                index.add(&entry)?;
+            } else if index.get_path(Path::new(p), 0).is_some() {
+                index.remove_path(Path::new(p))?;
+            }
+        }
+        let tree = repo.find_tree(index.write_tree_to(&repo)?)?;
+        if parent.tree_id() == tree.id() {
+            return Err(GitError::NothingToCommit {
+                branch: self.branch.clone(),
+            });
+        }
+        let me = self.signature()?;
+        let oid = repo.commit(Some("HEAD"), &me, &me, message, &tree, &[&parent])?;
+        // Keep the worktree's index in step with HEAD for the committed paths.
+        let mut wt_index = repo.index()?;
+        for p in paths {
+            if self.path.join(p).is_file() {
+                wt_index.add_path(Path::new(p))?;
+            } else if wt_index.get_path(Path::new(p), 0).is_some() {
+                wt_index.remove_path(Path::new(p))?;
+            }
+        }
+        wt_index.write()?;
+        tracing::info!(branch = %self.branch, commit = %oid, files = paths.len(), "committed");
+        Ok(oid)
+    }
+
     fn commit_blocking(&self, message: &str) -> Result<Oid, GitError> {
         let repo = self.open()?;
         self.ensure_on_task_branch(&repo)?;
@@ -104,6 +175,54 @@ impl TaskWorkspace {
         let oid = repo.commit(Some("HEAD"), &me, &me, message, &tree, &[&parent])?;
         tracing::info!(branch = %self.branch, commit = %oid, "committed");
         Ok(oid)
+    }
+
+    /// Throws away uncommitted work under any of `prefixes` (all of it with `[""]`): tracked files go back
+    /// to the last commit, untracked files are removed (ignored ones stay: build caches). A
+    /// failed agent attempt leaves half-done edits; the next attempt, or a resumed task, starts
+    /// from the last committed step instead. Returns the paths it reverted or removed.
+    pub async fn discard_changes(&self, prefixes: &[String]) -> anyhow::Result<Vec<String>> {
+        let (this, prefixes) = (self.clone(), prefixes.to_vec());
+        blocking(move || this.discard_blocking(&prefixes)).await
+    }
+
+    fn discard_blocking(&self, prefixes: &[String]) -> anyhow::Result<Vec<String>> {
+        let repo = self.open()?;
+        let mut options = StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let mut touched = Vec::new();
+        let mut untracked = Vec::new();
+        for entry in repo.statuses(Some(&mut options))?.iter() {
+            let Some(path) = entry.path() else { continue };
+            if !prefixes.iter().any(|p| path.starts_with(p.as_str())) {
+                continue;
+            }
+            if entry.status().is_wt_new() && !entry.status().is_index_new() {
+                untracked.push(path.to_owned());
+            } else {
+                touched.push(path.to_owned());
+            }
+        }
+        if !touched.is_empty() {
+            let head = repo.head()?.peel_to_tree()?;
+            let mut checkout = git2::build::CheckoutBuilder::new();
+            checkout.force();
+            for p in &touched {
+                checkout.path(p);
+            }
+            repo.checkout_tree(head.as_object(), Some(&mut checkout))?;
+        }
+        for p in &untracked {
+            let full = self.path.join(p);
+            std::fs::remove_file(&full)
+                .with_context(|| format!("while removing {}", full.display()))?;
+        }
+        touched.extend(untracked);
+        touched.sort();
+        Ok(touched)
     }
 
     /// Fetches the base branch and replays the task's commits on its new tip (each replayed
@@ -209,6 +328,15 @@ impl TaskWorkspace {
 
 /// The message as given, trimmed, with a `Co-authored-by` trailer after a blank line when there
 /// is a co-author. The trailer format is GitHub's: `Co-authored-by: Name <email>`.
+/// The git file mode of a worktree file: executable or not (symlinks are not written by agents).
+fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false);
+    if executable { 0o100755 } else { 0o100644 }
+}
+
 fn commit_message(message: &str, co_author: Option<(&str, &str)>) -> Result<String, GitError> {
     let message = message.trim();
     if message.is_empty() {

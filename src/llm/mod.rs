@@ -29,7 +29,7 @@ pub use config::{
 };
 pub use error::ProviderError;
 pub use router::{Complexity, Needs, Risk, Route, Router, TaskKind};
-pub use task::{AttemptOutcome, Blocked, CallError, TaskRun, TaskSpec};
+pub use task::{Attempt, AttemptOutcome, Blocked, CallError, TaskRun, TaskSpec};
 pub use types::{
     ChatRequest, ChatResponse, Message, OutputSchema, Part, Role, StopReason, ToolChoice, ToolSpec,
     Usage,

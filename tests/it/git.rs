@@ -779,3 +779,55 @@ async fn finished_worktrees_go_when_the_workdir_exceeds_its_disk_budget() {
         "active work is kept over budget"
     );
 }
+
+#[tokio::test]
+async fn parallel_steps_commit_only_their_own_files_and_a_failed_attempt_is_discarded_alone() {
+    let remote = Remote::new();
+    let ws = remote.workspaces();
+    let task = ws
+        .task_worktree(&remote.task(3, "Two steps at once"), &creds())
+        .await
+        .unwrap();
+    let before = read(&task, "src/lib.rs");
+    // Step a edits src/lib.rs and adds a file; step b, still running, edits README.md.
+    write(&task, "src/lib.rs", "pub fn a() {}\n");
+    write(&task, "src/new.rs", "// new\n");
+    write(&task, "README.md", "half-done by step b\n");
+
+    task.commit_paths(
+        "feat(a): step a",
+        &["src/lib.rs".into(), "src/new.rs".into()],
+        None,
+    )
+    .await
+    .unwrap();
+    let repo = Repository::open(task.path()).unwrap();
+    let tree = repo.head().unwrap().peel_to_tree().unwrap();
+    assert!(tree.get_path(std::path::Path::new("src/new.rs")).is_ok());
+    let readme = tree.get_path(std::path::Path::new("README.md")).unwrap();
+    let readme = repo.find_blob(readme.id()).unwrap();
+    assert_ne!(
+        readme.content(),
+        b"half-done by step b\n",
+        "step b's edit stays out"
+    );
+    assert_eq!(
+        read(&task, "README.md"),
+        "half-done by step b\n",
+        "and stays on disk"
+    );
+
+    // Step b's attempt fails: its files go back to the last commit, step a's commit stays.
+    write(&task, "scratch.txt", "b's scratch\n");
+    let discarded = task
+        .discard_changes(&["README.md".into(), "scratch.txt".into()])
+        .await
+        .unwrap();
+    assert_eq!(discarded, ["README.md", "scratch.txt"]);
+    assert_ne!(read(&task, "README.md"), "half-done by step b\n");
+    assert!(!task.path().join("scratch.txt").exists());
+    assert_eq!(read(&task, "src/lib.rs"), "pub fn a() {}\n");
+    assert_ne!(before, "pub fn a() {}\n");
+    // Nothing left to commit: the worktree matches HEAD.
+    assert!(task.commit("empty", None).await.is_err());
+}

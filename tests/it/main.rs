@@ -6,6 +6,7 @@ mod fake_github;
 mod fake_model;
 mod forge;
 mod git;
+mod implement;
 mod llm_providers;
 mod llm_routing;
 mod process;

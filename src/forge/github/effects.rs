@@ -77,13 +77,23 @@ impl Effects {
     }
 
     /// Performs the effect `key` once. `find` looks for it on GitHub; `perform` makes it.
-    pub async fn once(
+    ///
+    /// Plain closures returning futures rather than async closures: the futures of async
+    /// closures are not provably `Send` for every lifetime, and jobs run on a multi-threaded
+    /// runtime.
+    pub async fn once<Find, FindFut, Perform, PerformFut>(
         &self,
         key: &str,
         kind: &str,
-        find: impl AsyncFn() -> Result<Option<EffectRef>, ForgeError>,
-        perform: impl AsyncFn() -> Result<EffectRef, ForgeError>,
-    ) -> Result<Outcome, ForgeError> {
+        find: Find,
+        perform: Perform,
+    ) -> Result<Outcome, ForgeError>
+    where
+        Find: Fn() -> FindFut,
+        FindFut: Future<Output = Result<Option<EffectRef>, ForgeError>>,
+        Perform: Fn() -> PerformFut,
+        PerformFut: Future<Output = Result<EffectRef, ForgeError>>,
+    {
         Self::check_key(key)?;
         let repo = self.repo.name().as_str();
         let journal_err = |e: anyhow::Error| ForgeError::Journal(format!("{e:#}"));
@@ -153,7 +163,9 @@ impl Effects {
                 return Err(error);
             }
             tracing::warn!(key, %error, "write outcome unknown and not found on GitHub, retrying");
-            tokio::time::sleep(backoff.delay(round, &mut rand::rng())).await;
+            // The thread-local RNG must not live across the await (the future moves threads).
+            let pause = backoff.delay(round, &mut rand::rng());
+            tokio::time::sleep(pause).await;
         }
     }
 
@@ -169,7 +181,9 @@ impl Effects {
         Ok(comments
             .into_iter()
             .rev()
-            .find(|c| c.user.login == me && c.body.as_deref().is_some_and(|b| b.contains(&mark)))
+            .find(|c| {
+                c.user.login == me && c.body.as_deref().is_some_and(|b| b.contains(mark.as_str()))
+            })
             .map(|c| EffectRef {
                 id: c.id.0,
                 url: Some(c.html_url.to_string()),
@@ -183,13 +197,13 @@ impl Effects {
         issue: IssueNumber,
         body: &str,
     ) -> Result<Outcome, ForgeError> {
-        let text = with_marker(body, key);
+        let text = &with_marker(body, key);
         self.once(
             key,
             "comment",
-            async || self.find_comment(issue, key).await,
-            async || {
-                let c = self.repo.create_comment(issue, &text).await?;
+            move || async move { self.find_comment(issue, key).await },
+            move || async move {
+                let c = self.repo.create_comment(issue, text).await?;
                 Ok(EffectRef {
                     id: c.id.0,
                     url: Some(c.html_url.to_string()),
@@ -248,14 +262,14 @@ impl Effects {
         self.once(
             key,
             "pull_request",
-            async || {
+            move || async move {
                 let open = self.repo.pulls_for_branch(&pull.head).await?;
                 Ok(open
                     .iter()
                     .find(|p| p.closed_at.is_none() && p.merged_at.is_none())
                     .map(to_ref))
             },
-            async || Ok(to_ref(&self.repo.create_pull(pull).await?)),
+            move || async move { Ok(to_ref(&self.repo.create_pull(pull).await?)) },
         )
         .await
     }
@@ -263,14 +277,14 @@ impl Effects {
     /// Creates the check run once (its `external_id` is set to `key`); progress then goes
     /// through [`Repo::update_check_run`] with the returned id.
     pub async fn check_run(&self, key: &str, run: &NewCheckRun) -> Result<Outcome, ForgeError> {
-        let run = NewCheckRun {
+        let run = &NewCheckRun {
             external_id: Some(key.to_owned()),
             ..run.clone()
         };
         self.once(
             key,
             "check_run",
-            async || {
+            move || async move {
                 let runs = self.repo.check_runs(&run.head_sha, &run.name).await?;
                 Ok(runs
                     .into_iter()
@@ -280,8 +294,8 @@ impl Effects {
                         url: r.html_url,
                     }))
             },
-            async || {
-                let r = self.repo.create_check_run(&run).await?;
+            move || async move {
+                let r = self.repo.create_check_run(run).await?;
                 Ok(EffectRef {
                     id: r.id,
                     url: r.html_url,
@@ -298,15 +312,15 @@ impl Effects {
         pull: IssueNumber,
         review: &NewReview,
     ) -> Result<Outcome, ForgeError> {
-        let review = NewReview {
+        let review = &NewReview {
             body: with_marker(&review.body, key),
             ..review.clone()
         };
-        let mark = marker(key);
+        let mark = &marker(key);
         self.once(
             key,
             "review",
-            async || {
+            move || async move {
                 let me = self.github.identity().await?.login.clone();
                 Ok(self
                     .repo
@@ -315,15 +329,15 @@ impl Effects {
                     .into_iter()
                     .find(|r| {
                         r.user.as_ref().is_some_and(|u| u.login == me)
-                            && r.body.as_deref().is_some_and(|b| b.contains(&mark))
+                            && r.body.as_deref().is_some_and(|b| b.contains(mark.as_str()))
                     })
                     .map(|r| EffectRef {
                         id: r.id.0,
                         url: Some(r.html_url.to_string()),
                     }))
             },
-            async || {
-                let r = self.repo.create_review(pull, &review).await?;
+            move || async move {
+                let r = self.repo.create_review(pull, review).await?;
                 Ok(EffectRef {
                     id: r.id.0,
                     url: Some(r.html_url.to_string()),
@@ -341,12 +355,12 @@ impl Effects {
         comment_id: u64,
         body: &str,
     ) -> Result<Outcome, ForgeError> {
-        let text = with_marker(body, key);
-        let mark = marker(key);
+        let text = &with_marker(body, key);
+        let mark = &marker(key);
         self.once(
             key,
             "review_reply",
-            async || {
+            move || async move {
                 let me = self.github.identity().await?.login.clone();
                 Ok(self
                     .repo
@@ -356,17 +370,17 @@ impl Effects {
                     .find(|c| {
                         c.in_reply_to_id.map(|id| id.0) == Some(comment_id)
                             && c.user.as_ref().is_some_and(|u| u.login == me)
-                            && c.body.contains(&mark)
+                            && c.body.contains(mark.as_str())
                     })
                     .map(|c| EffectRef {
                         id: c.id.0,
                         url: Some(c.html_url),
                     }))
             },
-            async || {
+            move || async move {
                 let c = self
                     .repo
-                    .reply_to_review_comment(pull, comment_id, &text)
+                    .reply_to_review_comment(pull, comment_id, text)
                     .await?;
                 Ok(EffectRef {
                     id: c.id.0,

@@ -1,0 +1,14 @@
+//! The implement pipeline: an issue labelled for Orion (or `/orion implement`) becomes a task
+//! that is triaged, planned, executed by dev agents in a sandboxed worktree, verified, reviewed
+//! and opened as a pull request, each step persisted so a crash resumes it.
+
+pub mod commands;
+pub mod config;
+pub mod dag;
+pub mod pipeline;
+pub mod plan;
+pub mod prompts;
+pub mod report;
+pub mod task;
+pub mod trigger;
+pub mod verify;

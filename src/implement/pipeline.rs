@@ -1,0 +1,1030 @@
+//! The `implement` job: runs a task from wherever it stands to a pull request (or to a clear
+//! stop), persisting each phase so that a crash, a restart or a lost lease resumes it.
+//!
+//! ```text
+//! queued → triaging ─┬→ awaiting_input (one question; the author's answer re-enqueues)
+//!                    └→ planning → executing (DAG of dev-agent steps, a commit each)
+//!                         → verifying (tests; failures go back to an agent, bounded)
+//!                         → reviewing (strategic self-review; critical findings go back, bounded)
+//!                         → opening_pr → done        (any phase → blocked / cancelled)
+//! ```
+//!
+//! Every GitHub write goes through the effect journal under a key of the task, and every step's
+//! commit is recorded with the step, so re-running the job repeats nothing that was done.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::config::ImplementConfig;
+use super::dag::{self, StepResult};
+use super::plan::{Plan, Step, StepTier, Triage};
+use super::prompts::{
+    CommentContext, FixContext, ImplementContext, IssueContext, PlanContext, Prompts, RepoContext,
+    ReviewContext, Role, TriageContext, override_paths,
+};
+use super::report;
+use super::task::{StepRecord, Task, TaskState, Tasks, Update};
+use super::verify::{RepoSettings, SETTINGS_PATH, test_command};
+use crate::agent::dev::{StepContext, StepError, StepLimits, run_step};
+use crate::app::Services;
+use crate::forge::github::{Effects, ForgeError, NewPullRequest, PullRequestUpdate, Repo};
+use crate::git::{Credentials, GitError, TaskWorkspace};
+use crate::llm::{Blocked, ChatRequest, Complexity, OutputSchema, Risk, TaskKind, TaskSpec};
+use crate::queue::JobError;
+use crate::sandbox::RunSpec;
+
+/// The job kind.
+pub const JOB: &str = "implement";
+
+/// The job's payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImplementJob {
+    pub task_id: i64,
+}
+
+const WORKFLOWS: &str = ".github/workflows/";
+
+/// Everything one run of the job works with.
+struct Run<'a> {
+    s: &'a Services,
+    cfg: &'a ImplementConfig,
+    tasks: Tasks,
+    effects: Effects,
+    task: Task,
+    issue: IssueContext,
+    repo: RepoContext,
+    prompts: Prompts,
+    workspace: TaskWorkspace,
+    creds: Credentials,
+    cancel: &'a CancellationToken,
+}
+
+/// A forge or git failure: transient ones are retried by the queue.
+fn retry(e: impl Into<anyhow::Error>) -> JobError {
+    JobError::Retry(e.into())
+}
+
+fn forge(e: ForgeError) -> JobError {
+    if e.is_transient() {
+        JobError::Retry(e.into())
+    } else {
+        JobError::Fatal(e.into())
+    }
+}
+
+/// Runs the task to its next resting point.
+pub async fn run(s: &Services, task_id: i64, cancel: &CancellationToken) -> Result<(), JobError> {
+    let tasks = Tasks::new(s.store.clone());
+    let task = tasks.get(task_id).await.map_err(JobError::Fatal)?;
+    if task.state.is_finished() {
+        return Ok(());
+    }
+    let github = s.github.clone().ok_or_else(|| {
+        JobError::Fatal(anyhow::anyhow!(
+            "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
+        ))
+    })?;
+    let repo = github.repo(task.installation, &task.repo).map_err(forge)?;
+    let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    let cfg = &s.config.implement;
+
+    let info = repo.get().await.map_err(forge)?;
+    let clone_url = info
+        .clone_url
+        .as_ref()
+        .map(|u| u.to_string())
+        .context("GitHub gave the repository no clone_url")
+        .map_err(JobError::Fatal)?;
+    let base = info.default_branch.clone().unwrap_or_else(|| "main".into());
+    let token = github.git_token(task.installation).await.map_err(forge)?;
+    let creds = if clone_url.starts_with("https://") {
+        Credentials::Token(token)
+    } else {
+        Credentials::Anonymous
+    };
+    let workspace = s
+        .workspaces
+        .task_worktree(
+            &crate::git::TaskSpec {
+                clone_url,
+                base_branch: base,
+                issue: task.issue,
+                title: task.title.clone(),
+            },
+            &creds,
+        )
+        .await
+        .map_err(retry)?;
+    // A crash mid-step leaves uncommitted edits: every step resumes from the last commit.
+    workspace
+        .discard_changes(&[String::new()])
+        .await
+        .map_err(retry)?;
+
+    let (issue, prompts, repo_ctx) = context(&repo, &task, &workspace).await?;
+    let mut run = Run {
+        s,
+        cfg,
+        tasks,
+        effects,
+        task,
+        issue,
+        repo: repo_ctx,
+        prompts,
+        workspace,
+        creds,
+        cancel,
+    };
+    run.drive().await
+}
+
+/// The issue, the repository's prompts and instructions, and what the planner sees of its files.
+async fn context(
+    repo: &Repo,
+    task: &Task,
+    workspace: &TaskWorkspace,
+) -> Result<(IssueContext, Prompts, RepoContext), JobError> {
+    let issue = repo.issue(task.issue).await.map_err(forge)?;
+    let comments = repo.comments(task.issue).await.map_err(forge)?;
+    let status_marker = crate::forge::github::marker(&task.key("status"));
+    let issue = IssueContext {
+        repo: task.repo.to_string(),
+        number: task.issue.0,
+        title: issue.title,
+        body: issue.body.unwrap_or_default(),
+        author: issue.user.login,
+        comments: comments
+            .into_iter()
+            // Orion's status comment is not part of the discussion (its questions are).
+            .filter(|c| !c.body.as_deref().unwrap_or("").contains(&status_marker))
+            .map(|c| CommentContext {
+                author: c.user.login,
+                body: c.body.unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let mut overrides = Vec::new();
+    for path in override_paths() {
+        if let Some(text) = repo.file(&path, None).await.map_err(forge)? {
+            let role = path
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".md"))
+                .unwrap_or_default()
+                .to_owned();
+            overrides.push((role, text));
+        }
+    }
+    let prompts = Prompts::with_overrides(&overrides).map_err(|e| JobError::Fatal(e.into()))?;
+    let instructions = repo.instructions().await.map_err(forge)?;
+    let settings = match instructions.iter().find(|(p, _)| p == SETTINGS_PATH) {
+        Some((_, text)) => RepoSettings::parse(text)
+            .map(|(s, _warnings)| s)
+            .map_err(|e| JobError::Fatal(anyhow::anyhow!("{e}")))?,
+        None => RepoSettings::default(),
+    };
+    let root = workspace.path().to_path_buf();
+    let files = list_files(&root, 2, 10_000);
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).ok();
+    let test = test_command(&settings, &files, read);
+    let tree = list_files(&root, 6, 400).join("\n");
+    Ok((
+        issue,
+        prompts,
+        RepoContext {
+            instructions,
+            file_tree: tree,
+            test_command: test,
+        },
+    ))
+}
+
+/// Repository-relative files (directories end with `/`), breadth first, skipping `.git` and
+/// build output, at most `max`.
+fn list_files(root: &std::path::Path, depth: usize, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    while let Some((dir, d)) = queue.pop_front() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if matches!(name.as_str(), ".git" | "target" | "node_modules" | ".venv") {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(name);
+            if out.len() >= max {
+                return out;
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.push(format!("{rel}/"));
+                if d + 1 < depth {
+                    queue.push_back((e.path(), d + 1));
+                }
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    out
+}
+
+impl Run<'_> {
+    fn spec(&self, kind: TaskKind, paths: Vec<String>) -> TaskSpec {
+        let triage = self.task.triage.as_ref();
+        TaskSpec {
+            // One id for every call of the task, so the per-task budget sums over all of them.
+            id: format!("task:{}", self.task.id),
+            kind,
+            complexity: triage.map_or(Complexity::Medium, |t| t.complexity.routing()),
+            risk: if triage.is_some_and(|t| t.risky) {
+                Risk::High
+            } else {
+                Risk::Medium
+            },
+            installation: self
+                .task
+                .installation
+                .map(|i| i.0.to_string())
+                .unwrap_or_else(|| {
+                    self.task
+                        .repo
+                        .as_str()
+                        .split('/')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned()
+                }),
+            repo: Some(self.task.repo.to_string()),
+            paths,
+        }
+    }
+
+    async fn advance(&mut self, state: TaskState, update: Update<'_>) -> Result<(), JobError> {
+        self.task = self
+            .tasks
+            .advance(self.task.id, state, update)
+            .await
+            .map_err(retry)?;
+        self.update_status().await
+    }
+
+    async fn update_status(&self) -> Result<(), JobError> {
+        let steps = self.tasks.steps(self.task.id).await.map_err(retry)?;
+        let spend = report::spend(&self.s.store, &format!("task:{}", self.task.id))
+            .await
+            .map_err(retry)?;
+        let body = report::status_comment(
+            &self.task,
+            &steps,
+            &spend,
+            self.cfg.dashboard_url.as_deref(),
+        );
+        self.effects
+            .sticky_comment(&self.task.key("status"), self.task.issue, &body)
+            .await
+            .map_err(forge)?;
+        Ok(())
+    }
+
+    /// Stops the task for a human, with the reason on the issue and the blocked label.
+    async fn block(&mut self, why: String) -> Result<(), JobError> {
+        tracing::warn!(task = self.task.id, %why, "task blocked");
+        self.effects
+            .repo()
+            .add_labels(self.task.issue, &[self.cfg.blocked_label.as_str()])
+            .await
+            .map_err(forge)?;
+        self.advance(
+            TaskState::Blocked,
+            Update {
+                detail: Some(Some(&why)),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    async fn drive(&mut self) -> Result<(), JobError> {
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(JobError::Retry(anyhow::anyhow!(
+                    "interrupted; the task resumes"
+                )));
+            }
+            let fresh = self.tasks.get(self.task.id).await.map_err(retry)?;
+            if fresh.cancel_requested && !fresh.state.is_finished() {
+                self.advance(
+                    TaskState::Cancelled,
+                    Update {
+                        detail: Some(Some("Stopped on request (`/orion stop`).")),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                let _ = self.s.workspaces.finish(&self.workspace).await;
+                return Ok(());
+            }
+            match self.task.state {
+                TaskState::Queued | TaskState::Triaging | TaskState::AwaitingInput => {
+                    if !self.triage().await? {
+                        return Ok(()); // asked a question; the answer re-enqueues the task
+                    }
+                }
+                TaskState::Planning => self.plan().await?,
+                TaskState::Executing => self.execute().await?,
+                TaskState::Verifying => self.verify().await?,
+                TaskState::Reviewing => self.review().await?,
+                TaskState::OpeningPr => self.open_pr().await?,
+                TaskState::Done | TaskState::Blocked | TaskState::Failed | TaskState::Cancelled => {
+                    let _ = self.s.workspaces.finish(&self.workspace).await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Triage; `false` when the task now waits for the author's answer.
+    async fn triage(&mut self) -> Result<bool, JobError> {
+        if self.task.state != TaskState::Triaging {
+            self.advance(TaskState::Triaging, Update::default()).await?;
+        }
+        let rendered = self
+            .prompts
+            .render(
+                Role::Triage,
+                &TriageContext {
+                    issue: &self.issue,
+                    repo: &self.repo,
+                },
+            )
+            .map_err(|e| JobError::Fatal(e.into()))?;
+        let mut req = rendered.into_request();
+        req.output = Some(OutputSchema {
+            name: "triage".into(),
+            schema: Triage::schema(),
+        });
+        req.max_output_tokens = 2048;
+        let mut run = self.s.llm.task(self.spec(TaskKind::Triage, vec![]));
+        let triage: Triage = match run.run_json(&req, Triage::check).await {
+            Ok(t) => t,
+            Err(b) => return self.blocked_by_models(b).await.map(|_| false),
+        };
+        if !triage.clear {
+            let question = triage.question.clone().unwrap_or_default();
+            // One question per round: an unclear answer gets a new, numbered question.
+            let key = self
+                .task
+                .key(&format!("question-{}", self.issue.comments.len()));
+            self.effects
+                .comment_once(
+                    &key,
+                    self.task.issue,
+                    &format!(
+                        "@{} {}\n\n<sub>Answer here and Orion continues.</sub>",
+                        self.issue.author,
+                        question.trim()
+                    ),
+                )
+                .await
+                .map_err(forge)?;
+            let detail = format!("Asked: {}", question.trim());
+            self.advance(
+                TaskState::AwaitingInput,
+                Update {
+                    triage: Some(&triage),
+                    detail: Some(Some(&detail)),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            return Ok(false);
+        }
+        self.advance(
+            TaskState::Planning,
+            Update {
+                triage: Some(&triage),
+                detail: Some(None),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn blocked_by_models(&mut self, b: Blocked) -> Result<(), JobError> {
+        self.block(format!(
+            "The models could not finish this: {b}.\n\nA human should decide whether to retry (`/orion retry`), clarify the issue, or raise the budget."
+        ))
+        .await
+    }
+
+    async fn plan(&mut self) -> Result<(), JobError> {
+        let triage = self
+            .task
+            .triage
+            .clone()
+            .context("planning without a triage")
+            .map_err(JobError::Fatal)?;
+        let search = self.search_hints(&triage);
+        let rendered = self
+            .prompts
+            .render(
+                Role::Plan,
+                &PlanContext {
+                    issue: &self.issue,
+                    repo: &self.repo,
+                    triage: &triage,
+                    search_results: &search,
+                },
+            )
+            .map_err(|e| JobError::Fatal(e.into()))?;
+        let mut req = rendered.into_request();
+        req.output = Some(OutputSchema {
+            name: "plan".into(),
+            schema: Plan::schema(),
+        });
+        let mut run = self
+            .s
+            .llm
+            .task(self.spec(TaskKind::Plan, triage.likely_files.clone()));
+        match run.run_json::<Plan>(&req, Plan::check).await {
+            Ok(plan) => {
+                self.tasks.clear_steps(self.task.id).await.map_err(retry)?;
+                self.advance(
+                    TaskState::Executing,
+                    Update {
+                        plan: Some(&plan),
+                        ..Default::default()
+                    },
+                )
+                .await
+            }
+            Err(b) => self.blocked_by_models(b).await,
+        }
+    }
+
+    /// The likely files' first lines, so the plan rests on the code, not on the issue's words.
+    fn search_hints(&self, triage: &Triage) -> String {
+        let mut out = String::new();
+        for f in triage.likely_files.iter().take(8) {
+            if super::super::agent::tools::resolve(self.workspace.path(), f).is_err() {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(self.workspace.path().join(f)) {
+                let head: String = text.lines().take(40).collect::<Vec<_>>().join("\n");
+                out.push_str(&format!("--- {f}\n{head}\n"));
+            }
+        }
+        out
+    }
+
+    fn limits(&self) -> StepLimits {
+        StepLimits {
+            max_tool_calls: self.cfg.step_max_tool_calls,
+            max_tokens: self.cfg.step_max_tokens,
+            timeout: Duration::from_secs(self.cfg.step_timeout_s),
+        }
+    }
+
+    fn co_author(&self) -> (String, String) {
+        let login = self.issue.author.clone();
+        let email = format!("{login}@users.noreply.github.com");
+        (login, email)
+    }
+
+    /// Commits a finished agent's files (workflow files withheld unless allowed); the sha, or
+    /// `None` when the step changed nothing.
+    async fn commit(&self, message: &str, files: &[String]) -> Result<Option<String>, JobError> {
+        let (keep, withheld): (Vec<String>, Vec<String>) = files
+            .iter()
+            .cloned()
+            .partition(|f| self.cfg.allow_workflow_changes || !f.starts_with(WORKFLOWS));
+        if !withheld.is_empty() {
+            tracing::warn!(task = self.task.id, ?withheld, "workflow changes withheld");
+            self.workspace
+                .discard_changes(&withheld)
+                .await
+                .map_err(retry)?;
+            let mut all = self.tasks.get(self.task.id).await.map_err(retry)?.withheld;
+            all.extend(withheld);
+            all.sort();
+            all.dedup();
+            let state = self.tasks.get(self.task.id).await.map_err(retry)?.state;
+            self.tasks
+                .advance(
+                    self.task.id,
+                    state,
+                    Update {
+                        withheld: Some(&all),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(retry)?;
+        }
+        let (login, email) = self.co_author();
+        match self
+            .workspace
+            .commit_paths(message, &keep, Some((&login, &email)))
+            .await
+        {
+            Ok(oid) => Ok(Some(oid.to_string())),
+            Err(GitError::NothingToCommit { .. }) => Ok(None),
+            Err(e) => Err(retry(e)),
+        }
+    }
+
+    async fn execute(&mut self) -> Result<(), JobError> {
+        let plan = self
+            .task
+            .plan
+            .clone()
+            .context("executing without a plan")
+            .map_err(JobError::Fatal)?;
+        let records = self.tasks.steps(self.task.id).await.map_err(retry)?;
+        let done: BTreeSet<String> = records
+            .iter()
+            .filter(|r| r.state == "done")
+            .map(|r| r.step_id.clone())
+            .collect();
+        let this = &*self;
+        let report = dag::run(
+            &plan,
+            &done,
+            self.cfg.max_parallel_steps,
+            self.cancel,
+            |step| {
+                let plan = &plan;
+                async move { this.run_plan_step(plan, step).await }
+            },
+        )
+        .await;
+        if !report.cancelled.is_empty() && self.cancel.is_cancelled() {
+            return Err(JobError::Retry(anyhow::anyhow!(
+                "interrupted; the task resumes"
+            )));
+        }
+        if !report.all_done() {
+            let mut why = String::from("These plan steps could not be completed:\n\n");
+            for (id, reason) in report.failed.iter().chain(&report.skipped) {
+                why.push_str(&format!("- `{id}`: {reason}\n"));
+            }
+            why.push_str("\nWhat was done is committed on the branch. A human should decide: clarify the issue, split it, or `/orion retry`.");
+            return self.block(why).await;
+        }
+        self.advance(TaskState::Verifying, Update::default()).await
+    }
+
+    async fn run_plan_step(&self, plan: &Plan, step: Step) -> StepResult {
+        let records = self.tasks.steps(self.task.id).await.unwrap_or_default();
+        let done_steps: Vec<(String, String)> = records
+            .iter()
+            .filter(|r| r.state == "done")
+            .map(|r| (r.step_id.clone(), r.summary.clone().unwrap_or_default()))
+            .collect();
+        let mut record = StepRecord {
+            step_id: step.id.clone(),
+            state: "running".into(),
+            model: None,
+            attempts: 0,
+            commit_sha: None,
+            summary: None,
+            error: None,
+        };
+        let _ = self.tasks.record_step(self.task.id, &record).await;
+        let _ = self.update_status().await;
+        let rendered = match self.prompts.render(
+            Role::Implement,
+            &ImplementContext {
+                issue: &self.issue,
+                repo: &self.repo,
+                plan_summary: &plan.summary,
+                step: &step,
+                done_steps: &done_steps,
+                feedback: None,
+            },
+        ) {
+            Ok(r) => r,
+            Err(e) => return StepResult::Failed(e.to_string()),
+        };
+        let outcome = self
+            .agent(
+                TaskKind::ImplementStep,
+                step.files.clone(),
+                step.tier,
+                &rendered.system,
+                &rendered.user,
+            )
+            .await;
+        match outcome {
+            Ok(done) => {
+                let message = format!(
+                    "{}({}): {}",
+                    self.commit_type(),
+                    step.id,
+                    first_line(&step.goal)
+                );
+                match self.commit(&message, &done.changed_files).await {
+                    Ok(sha) => {
+                        record.state = "done".into();
+                        record.model = Some(done.model);
+                        record.attempts = done.attempts;
+                        record.commit_sha = sha;
+                        record.summary = Some(done.summary);
+                    }
+                    Err(e) => {
+                        record.state = "failed".into();
+                        record.error = Some(format!("commit failed: {e:?}"));
+                    }
+                }
+            }
+            Err(e) => {
+                record.state = "failed".into();
+                record.error = Some(e.to_string());
+            }
+        }
+        let _ = self.tasks.record_step(self.task.id, &record).await;
+        let _ = self.update_status().await;
+        match record.state.as_str() {
+            "done" => StepResult::Done,
+            _ => StepResult::Failed(record.error.unwrap_or_default()),
+        }
+    }
+
+    fn commit_type(&self) -> &'static str {
+        use super::plan::IssueKind::*;
+        match self.task.triage.as_ref().map(|t| t.kind) {
+            Some(Bug) => "fix",
+            Some(Feature) | None => "feat",
+            Some(Docs) => "docs",
+            Some(Refactor) => "refactor",
+            Some(Chore) => "chore",
+        }
+    }
+
+    async fn agent(
+        &self,
+        kind: TaskKind,
+        paths: Vec<String>,
+        tier: StepTier,
+        system: &str,
+        user: &str,
+    ) -> Result<crate::agent::dev::StepDone, StepError> {
+        let mut spec = self.spec(kind, paths);
+        // A step the plan marks strategic starts higher: complexity steers routing upward.
+        if tier == StepTier::Strategic {
+            spec.complexity = Complexity::High;
+        }
+        let ctx = StepContext {
+            llm: &self.s.llm,
+            sandbox: &self.s.sandbox,
+            workspace: &self.workspace,
+            read_only: vec![self.workspace.mirror_path().to_path_buf()],
+            spec,
+            limits: self.limits(),
+            cancel: self.cancel,
+        };
+        run_step(&ctx, system, user).await
+    }
+
+    /// Runs the test command; `None` when the repository has none.
+    async fn run_tests(&self) -> Result<Option<(bool, String)>, JobError> {
+        let Some(command) = self.repo.test_command.clone() else {
+            return Ok(None);
+        };
+        let read_only = [self.workspace.mirror_path().to_path_buf()];
+        let out = self
+            .s
+            .sandbox
+            .run(&RunSpec {
+                worktree: self.workspace.path(),
+                command: &command,
+                timeout: None,
+                read_only: &read_only,
+            })
+            .await;
+        match out {
+            Ok(out) => Ok(Some((
+                out.success(),
+                format!("$ {command}\n{}", out.output),
+            ))),
+            Err(e) => Ok(Some((false, format!("$ {command}\ncould not run: {e}")))),
+        }
+    }
+
+    async fn verify(&mut self) -> Result<(), JobError> {
+        loop {
+            let Some((passed, output)) = self.run_tests().await? else {
+                self.save_tests(
+                    "No test command found (set `test_command` in `.github/orion.yml`).",
+                )
+                .await?;
+                return self.advance(TaskState::Reviewing, Update::default()).await;
+            };
+            if passed {
+                self.save_tests(&format!(
+                    "✅ Passed.\n\n<details><summary>Output</summary>\n\n```\n{}\n```\n</details>",
+                    tail(&output, 3000)
+                ))
+                .await?;
+                return self.advance(TaskState::Reviewing, Update::default()).await;
+            }
+            if self.task.rounds >= self.cfg.max_test_rounds {
+                // Out of rounds: the PR opens as a draft with the failure shown.
+                self.save_tests(&format!("❌ Still failing after {} fix rounds; the pull request is a draft.\n\n```\n{}\n```", self.task.rounds, tail(&output, 3000))).await?;
+                return self.advance(TaskState::Reviewing, Update::default()).await;
+            }
+            let round = self.task.rounds + 1;
+            self.fix("the tests fail", None, Some(&output)).await?;
+            self.advance(
+                TaskState::Verifying,
+                Update {
+                    rounds: Some(round),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+    }
+
+    async fn save_tests(&mut self, text: &str) -> Result<(), JobError> {
+        let state = self.task.state;
+        self.task = self
+            .tasks
+            .advance(
+                self.task.id,
+                state,
+                Update {
+                    tests: Some(text),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(retry)?;
+        Ok(())
+    }
+
+    /// One fix round by a dev agent on the strategic side of the ladder.
+    async fn fix(
+        &self,
+        why: &str,
+        findings: Option<&str>,
+        test_output: Option<&str>,
+    ) -> Result<(), JobError> {
+        let rendered = self
+            .prompts
+            .render(
+                Role::Fix,
+                &FixContext {
+                    issue: &self.issue,
+                    repo: &self.repo,
+                    findings: findings.unwrap_or(""),
+                    test_output,
+                },
+            )
+            .map_err(|e| JobError::Fatal(e.into()))?;
+        match self
+            .agent(
+                TaskKind::Fix,
+                vec![],
+                StepTier::Tactical,
+                &rendered.system,
+                &rendered.user,
+            )
+            .await
+        {
+            Ok(done) => {
+                self.commit(&format!("fix: address {why}"), &done.changed_files)
+                    .await?;
+                Ok(())
+            }
+            Err(StepError::Cancelled) => Err(JobError::Retry(anyhow::anyhow!("interrupted"))),
+            Err(e) => {
+                tracing::warn!(task = self.task.id, error = %e, "fix round failed");
+                Ok(())
+            }
+        }
+    }
+
+    async fn review(&mut self) -> Result<(), JobError> {
+        let diff = self.diff().await?;
+        let tests = self.task.tests.clone().unwrap_or_else(|| "Not run.".into());
+        let rendered = self
+            .prompts
+            .render(
+                Role::Review,
+                &ReviewContext {
+                    issue: &self.issue,
+                    repo: &self.repo,
+                    plan: self.task.plan.as_ref(),
+                    diff: &diff,
+                    test_output: Some(&tests),
+                },
+            )
+            .map_err(|e| JobError::Fatal(e.into()))?;
+        let mut req: ChatRequest = rendered.into_request();
+        req.output = Some(OutputSchema {
+            name: "review".into(),
+            schema: SelfReview::schema(),
+        });
+        let mut run = self.s.llm.task(self.spec(TaskKind::Review, vec![]));
+        let review: SelfReview = match run.run_json(&req, |_: &SelfReview| Ok(())).await {
+            Ok(r) => r,
+            Err(b) => return self.blocked_by_models(b).await,
+        };
+        let critical: Vec<&Finding> = review
+            .findings
+            .iter()
+            .filter(|f| f.severity == "critical")
+            .collect();
+        if critical.is_empty() {
+            return self.advance(TaskState::OpeningPr, Update::default()).await;
+        }
+        let review_rounds = self.task.review_rounds;
+        if review_rounds >= self.cfg.max_review_rounds {
+            let list: String = critical
+                .iter()
+                .map(|f| format!("- `{}`: {}\n", f.file, f.message))
+                .collect();
+            return self
+                .block(format!("The self-review still finds critical problems after {review_rounds} fix rounds:\n\n{list}\nThe work so far is on branch `{}`.", self.workspace.branch()))
+                .await;
+        }
+        let findings: String = critical
+            .iter()
+            .map(|f| {
+                format!(
+                    "- {} (line {}): {}\n",
+                    f.file,
+                    f.line.unwrap_or(0),
+                    f.message
+                )
+            })
+            .collect();
+        self.fix("review findings", Some(&findings), None).await?;
+        // Re-verify what the fix changed, then review again.
+        self.advance(
+            TaskState::Verifying,
+            Update {
+                rounds: Some(0),
+                review_rounds: Some(review_rounds + 1),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// The branch's diff against the base, for the self-review.
+    async fn diff(&self) -> Result<String, JobError> {
+        let path = self.workspace.path().to_path_buf();
+        let mirror = self.workspace.mirror_path().to_path_buf();
+        let base = self.workspace.task().base_branch.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+            let repo = git2::Repository::open(&path)?;
+            let head = repo.head()?.peel_to_tree()?;
+            let mirror = git2::Repository::open_bare(&mirror)?;
+            let base_ref = mirror.find_reference(&format!("refs/remotes/origin/{base}"))?;
+            let base_commit = base_ref.peel_to_commit()?;
+            let base_tree = repo.find_tree(base_commit.tree_id())?;
+            let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&head), None)?;
+            let mut out = String::new();
+            diff.print(git2::DiffFormat::Patch, |_, _, line| {
+                if matches!(line.origin(), '+' | '-' | ' ') {
+                    out.push(line.origin());
+                }
+                out.push_str(&String::from_utf8_lossy(line.content()));
+                out.len() < 200_000
+            })
+            .ok();
+            Ok(out)
+        })
+        .await
+        .map_err(retry)?
+        .map_err(retry)
+    }
+
+    async fn open_pr(&mut self) -> Result<(), JobError> {
+        self.workspace.push(&self.creds).await.map_err(retry)?;
+        let steps = self.tasks.steps(self.task.id).await.map_err(retry)?;
+        let spend = report::spend(&self.s.store, &format!("task:{}", self.task.id))
+            .await
+            .map_err(retry)?;
+        let tests = self.task.tests.clone().unwrap_or_else(|| "Not run.".into());
+        let failing = tests.starts_with("❌");
+        let body =
+            report::pull_request_body(&self.task, &steps, &tests, &spend, &self.task.withheld);
+        let title = format!("{}: {}", self.commit_type(), self.task.title);
+        let pr = self
+            .effects
+            .pull_request(
+                &self.task.key("pr"),
+                &NewPullRequest {
+                    title,
+                    head: self.workspace.branch().to_owned(),
+                    base: self.workspace.task().base_branch.clone(),
+                    body: body.clone(),
+                    draft: failing,
+                },
+            )
+            .await
+            .map_err(forge)?;
+        if !pr.created {
+            // Found from an earlier run: bring its body up to date.
+            self.effects
+                .repo()
+                .update_pull(
+                    crate::event::IssueNumber(pr.effect.id),
+                    &PullRequestUpdate {
+                        body: Some(body),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(forge)?;
+        }
+        let url = pr.effect.url.clone().unwrap_or_default();
+        self.advance(
+            TaskState::Done,
+            Update {
+                pr: Some((pr.effect.id, &url)),
+                detail: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+}
+
+/// The self-review's verdict (strategic tier, structured).
+#[derive(Debug, Clone, Deserialize)]
+struct SelfReview {
+    findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Finding {
+    /// critical | major | minor | nit
+    severity: String,
+    file: String,
+    line: Option<u64>,
+    message: String,
+}
+
+impl SelfReview {
+    fn schema() -> serde_json::Value {
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["findings"],
+            "properties": {
+                "findings": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["severity", "file", "line", "message"],
+                        "properties": {
+                            "severity": {"type": "string", "enum": ["critical", "major", "minor", "nit"]},
+                            "file": {"type": "string"},
+                            "line": {"type": ["integer", "null"]},
+                            "message": {"type": "string"}
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("").trim();
+    let mut out: String = line.chars().take(72).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}

@@ -1,0 +1,407 @@
+//! Tasks in the database: created once per issue at a time, moved through their phases, with
+//! each plan step's result kept, so the pipeline can always resume where it stopped.
+
+use std::fmt;
+
+use anyhow::Context;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::plan::{Plan, Triage};
+use crate::event::{InstallationId, IssueNumber, RepoName};
+use crate::store::{Store, now_ms};
+
+/// Where a task is. The pipeline is a function of this state: re-running it continues from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Queued,
+    Triaging,
+    /// Asked the author a question; resumes when they answer.
+    AwaitingInput,
+    Planning,
+    Executing,
+    Verifying,
+    Reviewing,
+    OpeningPr,
+    Done,
+    /// Stopped for a human to decide (attempt cap, budget, failing tests after the rounds).
+    Blocked,
+    Failed,
+    Cancelled,
+}
+
+impl TaskState {
+    pub const FINISHED: [TaskState; 4] = [Self::Done, Self::Blocked, Self::Failed, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Triaging => "triaging",
+            Self::AwaitingInput => "awaiting_input",
+            Self::Planning => "planning",
+            Self::Executing => "executing",
+            Self::Verifying => "verifying",
+            Self::Reviewing => "reviewing",
+            Self::OpeningPr => "opening_pr",
+            Self::Done => "done",
+            Self::Blocked => "blocked",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Triaging,
+            Self::AwaitingInput,
+            Self::Planning,
+            Self::Executing,
+            Self::Verifying,
+            Self::Reviewing,
+            Self::OpeningPr,
+        ]
+        .into_iter()
+        .chain(Self::FINISHED)
+        .find(|st| st.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        Self::FINISHED.contains(&self)
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One task, as stored.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: i64,
+    pub repo: RepoName,
+    pub issue: IssueNumber,
+    pub installation: Option<InstallationId>,
+    pub state: TaskState,
+    pub requested_by: String,
+    pub title: String,
+    pub triage: Option<Triage>,
+    pub plan: Option<Plan>,
+    pub branch: Option<String>,
+    pub pr_number: Option<u64>,
+    pub pr_url: Option<String>,
+    pub rounds: u32,
+    pub review_rounds: u32,
+    /// The last test run's verdict and output (markdown), for the PR body.
+    pub tests: Option<String>,
+    /// Workflow files the agents changed that were not pushed.
+    pub withheld: Vec<String>,
+    pub detail: Option<String>,
+    pub cancel_requested: bool,
+}
+
+impl Task {
+    /// The prefix of this task's idempotency keys (`task:12`): every GitHub write it makes is
+    /// keyed below it.
+    pub fn key(&self, what: &str) -> String {
+        format!("task:{}/{what}", self.id)
+    }
+}
+
+/// A plan step's progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub step_id: String,
+    pub state: String,
+    pub model: Option<String>,
+    pub attempts: u32,
+    pub commit_sha: Option<String>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What [`Tasks::start`] found or made.
+#[derive(Debug, Clone)]
+pub enum Started {
+    New(Task),
+    /// A task for this issue is already running: a second trigger does not start another.
+    AlreadyRunning(Task),
+}
+
+/// The task tables. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Tasks {
+    store: Store,
+}
+
+const COLUMNS: &str = "id, repo, issue, installation, state, requested_by, title, triage, plan, \
+                       branch, pr_number, pr_url, rounds, review_rounds, tests, withheld, detail, \
+                       cancel_requested";
+
+fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
+    let state: String = row.get("state");
+    let json = |col: &str| -> Option<String> { row.get(col) };
+    Ok(Task {
+        id: row.get("id"),
+        repo: RepoName(row.get("repo")),
+        issue: IssueNumber(row.get::<i64, _>("issue") as u64),
+        installation: row
+            .get::<Option<i64>, _>("installation")
+            .map(|i| InstallationId(i as u64)),
+        state: TaskState::parse(&state).with_context(|| format!("unknown task state {state:?}"))?,
+        requested_by: row.get("requested_by"),
+        title: row.get("title"),
+        triage: json("triage")
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .context("while reading a task's triage")?,
+        plan: json("plan")
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .context("while reading a task's plan")?,
+        branch: row.get("branch"),
+        pr_number: row.get::<Option<i64>, _>("pr_number").map(|n| n as u64),
+        pr_url: row.get("pr_url"),
+        rounds: row.get::<i64, _>("rounds") as u32,
+        review_rounds: row.get::<i64, _>("review_rounds") as u32,
+        tests: row.get("tests"),
+        withheld: row
+            .get::<Option<String>, _>("withheld")
+            .map(|w| w.lines().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        detail: row.get("detail"),
+        cancel_requested: row.get("cancel_requested"),
+    })
+}
+
+/// A change to a task, applied with its state in one write.
+#[derive(Debug, Default)]
+pub struct Update<'a> {
+    pub triage: Option<&'a Triage>,
+    pub plan: Option<&'a Plan>,
+    pub branch: Option<&'a str>,
+    pub pr: Option<(u64, &'a str)>,
+    pub rounds: Option<u32>,
+    pub review_rounds: Option<u32>,
+    pub tests: Option<&'a str>,
+    pub withheld: Option<&'a [String]>,
+    /// `Some(None)` clears it.
+    pub detail: Option<Option<&'a str>>,
+}
+
+impl Tasks {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Starts a task for the issue unless one is already running (the unique index decides, so
+    /// two concurrent triggers cannot both win).
+    pub async fn start(
+        &self,
+        repo: &RepoName,
+        issue: IssueNumber,
+        installation: Option<InstallationId>,
+        requested_by: &str,
+        title: &str,
+    ) -> anyhow::Result<Started> {
+        let now = now_ms();
+        let mut tx = self.store.begin_write().await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO tasks (repo, issue, installation, state, requested_by, title, created_at, updated_at)
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6)
+             ON CONFLICT DO NOTHING
+             RETURNING {COLUMNS}"
+        ))
+        .bind(repo.as_str())
+        .bind(issue.0 as i64)
+        .bind(installation.map(|i| i.0 as i64))
+        .bind(requested_by)
+        .bind(title)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("while creating a task")?;
+        tx.commit().await?;
+        match inserted {
+            Some(row) => Ok(Started::New(decode(&row)?)),
+            None => {
+                let running = self
+                    .active_for(repo, issue)
+                    .await?
+                    .context("a task for the issue was running a moment ago")?;
+                Ok(Started::AlreadyRunning(running))
+            }
+        }
+    }
+
+    pub async fn get(&self, id: i64) -> anyhow::Result<Task> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1"))
+            .bind(id)
+            .fetch_one(self.store.pool())
+            .await
+            .with_context(|| format!("while reading task {id}"))?;
+        decode(&row)
+    }
+
+    /// The unfinished task for an issue, if any.
+    pub async fn active_for(
+        &self,
+        repo: &RepoName,
+        issue: IssueNumber,
+    ) -> anyhow::Result<Option<Task>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND issue = $2
+             AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')"
+        ))
+        .bind(repo.as_str())
+        .bind(issue.0 as i64)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// The most recent task for an issue, finished or not (`/orion status`, `/orion retry`).
+    pub async fn latest_for(
+        &self,
+        repo: &RepoName,
+        issue: IssueNumber,
+    ) -> anyhow::Result<Option<Task>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND issue = $2 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(repo.as_str())
+        .bind(issue.0 as i64)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Moves a task to `state`, with the update's fields, and returns it as stored.
+    pub async fn advance(
+        &self,
+        id: i64,
+        state: TaskState,
+        update: Update<'_>,
+    ) -> anyhow::Result<Task> {
+        let now = now_ms();
+        let mut tx = self.store.begin_write().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET
+                 state = $2,
+                 triage = COALESCE($3, triage),
+                 plan = COALESCE($4, plan),
+                 branch = COALESCE($5, branch),
+                 pr_number = COALESCE($6, pr_number),
+                 pr_url = COALESCE($7, pr_url),
+                 rounds = COALESCE($8, rounds),
+                 detail = CASE WHEN $9 THEN $10 ELSE detail END,
+                 updated_at = $11,
+                 finished_at = CASE WHEN $12 THEN $11 ELSE finished_at END,
+                 review_rounds = COALESCE($13, review_rounds),
+                 tests = COALESCE($14, tests),
+                 withheld = COALESCE($15, withheld)
+             WHERE id = $1
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(state.as_str())
+        .bind(
+            update
+                .triage
+                .map(|t| serde_json::to_string(t).expect("serializes")),
+        )
+        .bind(
+            update
+                .plan
+                .map(|p| serde_json::to_string(p).expect("serializes")),
+        )
+        .bind(update.branch)
+        .bind(update.pr.map(|(n, _)| n as i64))
+        .bind(update.pr.map(|(_, url)| url))
+        .bind(update.rounds.map(i64::from))
+        .bind(update.detail.is_some())
+        .bind(update.detail.flatten())
+        .bind(now)
+        .bind(state.is_finished())
+        .bind(update.review_rounds.map(i64::from))
+        .bind(update.tests)
+        .bind(update.withheld.map(|w| w.join("\n")))
+        .fetch_one(&mut *tx)
+        .await
+        .with_context(|| format!("while moving task {id} to {state}"))?;
+        tx.commit().await?;
+        decode(&row)
+    }
+
+    /// Asks a running task to stop; the pipeline checks between steps.
+    pub async fn request_cancel(&self, id: i64) -> anyhow::Result<()> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("UPDATE tasks SET cancel_requested = TRUE, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn steps(&self, task: i64) -> anyhow::Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT step_id, state, model, attempts, commit_sha, summary, error
+             FROM task_steps WHERE task_id = $1 ORDER BY rowid",
+        )
+        .bind(task)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StepRecord {
+                step_id: r.get("step_id"),
+                state: r.get("state"),
+                model: r.get("model"),
+                attempts: r.get::<i64, _>("attempts") as u32,
+                commit_sha: r.get("commit_sha"),
+                summary: r.get("summary"),
+                error: r.get("error"),
+            })
+            .collect())
+    }
+
+    /// Records a step's progress (insert or update).
+    pub async fn record_step(&self, task: i64, step: &StepRecord) -> anyhow::Result<()> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO task_steps (task_id, step_id, state, model, attempts, commit_sha, summary, error, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (task_id, step_id) DO UPDATE SET
+                 state = $3, model = $4, attempts = $5, commit_sha = $6, summary = $7, error = $8,
+                 updated_at = $9",
+        )
+        .bind(task)
+        .bind(&step.step_id)
+        .bind(&step.state)
+        .bind(&step.model)
+        .bind(step.attempts as i64)
+        .bind(&step.commit_sha)
+        .bind(&step.summary)
+        .bind(&step.error)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets a plan's steps (a replan starts its steps afresh).
+    pub async fn clear_steps(&self, task: i64) -> anyhow::Result<()> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("DELETE FROM task_steps WHERE task_id = $1")
+            .bind(task)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

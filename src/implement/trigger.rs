@@ -1,0 +1,237 @@
+//! From an event to a task: the trigger label or `/orion implement` (from someone allowed to
+//! command Orion) starts one; an answer to Orion's question resumes it; `/orion stop` stops it.
+//! Rules only, no model: this runs within a second of the webhook, and its first visible effect
+//! is the 👀 reaction and the status comment.
+
+use super::commands::{self, Command};
+use super::pipeline::{ImplementJob, JOB};
+use super::report;
+use super::task::{Started, Task, TaskState, Tasks};
+use crate::app::Services;
+use crate::event::{
+    Actor, CommentAction, DeliveryId, Event, EventKind, InstallationId, IssueAction, IssueNumber,
+    RepoName,
+};
+use crate::forge::github::{Effects, ForgeError, Permission, ReactionTarget};
+use crate::queue::JobError;
+
+fn forge(e: ForgeError) -> JobError {
+    if e.is_transient() {
+        JobError::Retry(e.into())
+    } else {
+        JobError::Fatal(e.into())
+    }
+}
+
+/// What an event asks of the implement capability.
+enum Ask {
+    Start {
+        issue: IssueNumber,
+        title: String,
+        by: Actor,
+        comment: Option<u64>,
+    },
+    Answer {
+        issue: IssueNumber,
+        by: Actor,
+    },
+    Stop {
+        issue: IssueNumber,
+        by: Actor,
+        comment: u64,
+    },
+}
+
+/// Acts on `event` if it concerns the implement pipeline.
+pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
+    let Some(github) = s.github.clone() else {
+        return Ok(()); // receiving only: nothing to act with
+    };
+    let cfg = &s.config.implement;
+    let (repo, installation, ask) = match &event.kind {
+        EventKind::Issue(e)
+            if e.action == IssueAction::Labeled
+                && !e.issue.is_pull_request
+                && e.label.as_deref() == Some(cfg.trigger_label.as_str()) =>
+        {
+            (
+                &e.repo.name,
+                e.installation,
+                Ask::Start {
+                    issue: e.issue.number,
+                    title: e.issue.title.clone(),
+                    by: e.sender.clone(),
+                    comment: None,
+                },
+            )
+        }
+        EventKind::IssueComment(e)
+            if e.action == CommentAction::Created && !e.issue.is_pull_request =>
+        {
+            let ask = match commands::parse(&e.comment.body) {
+                Some((Command::Implement, _)) => Ask::Start {
+                    issue: e.issue.number,
+                    title: e.issue.title.clone(),
+                    by: e.comment.author.clone(),
+                    comment: Some(e.comment.id),
+                },
+                Some((Command::Stop, _)) => Ask::Stop {
+                    issue: e.issue.number,
+                    by: e.comment.author.clone(),
+                    comment: e.comment.id,
+                },
+                Some(_) => return Ok(()), // the other commands belong to the review issue
+                None => Ask::Answer {
+                    issue: e.issue.number,
+                    by: e.comment.author.clone(),
+                },
+            };
+            (&e.repo.name, e.installation, ask)
+        }
+        _ => return Ok(()),
+    };
+    let by = match &ask {
+        Ask::Start { by, .. } | Ask::Answer { by, .. } | Ask::Stop { by, .. } => by,
+    };
+    let me = github.identity().await.map_err(forge)?;
+    if by.login == me.login || (by.is_bot && !cfg.allow_bots) {
+        return Ok(()); // never Orion's own events; other bots only when allowed
+    }
+    let gh_repo = github.repo(installation, repo).map_err(forge)?;
+    let effects = Effects::new(github.clone(), gh_repo.clone(), s.journal.clone());
+    let tasks = Tasks::new(s.store.clone());
+    match ask {
+        Ask::Start {
+            issue,
+            title,
+            by,
+            comment,
+        } => {
+            // A label needs write access to add; a comment does not, so it is checked.
+            if let Some(comment_id) = comment {
+                let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
+                if permission < Permission::Write {
+                    tracing::info!(user = %by.login, ?permission, "unauthorised /orion implement");
+                    // One polite answer per user and issue, then silence.
+                    effects
+                        .comment_once(
+                            &format!("denied:{}:{}", issue.0, by.login.to_lowercase()),
+                            issue,
+                            &format!("Sorry @{}, only people with write access to this repository can ask Orion to implement an issue.", by.login),
+                        )
+                        .await
+                        .map_err(forge)?;
+                    let _ = comment_id;
+                    return Ok(());
+                }
+            }
+            start(
+                s,
+                &tasks,
+                &effects,
+                repo,
+                installation,
+                issue,
+                &title,
+                &by.login,
+                comment,
+                &event.delivery,
+            )
+            .await
+        }
+        Ask::Answer { issue, by } => {
+            let Some(task) = tasks
+                .active_for(repo, issue)
+                .await
+                .map_err(JobError::Retry)?
+            else {
+                return Ok(());
+            };
+            if task.state != TaskState::AwaitingInput {
+                return Ok(());
+            }
+            let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
+            let author = gh_repo.issue(issue).await.map_err(forge)?.user.login;
+            if by.login != author && permission < Permission::Write {
+                return Ok(()); // only the author or a maintainer answers for the issue
+            }
+            enqueue(s, &task, &event.delivery).await
+        }
+        Ask::Stop { issue, by, comment } => {
+            let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
+            if permission < Permission::Write {
+                return Ok(());
+            }
+            if let Some(task) = tasks
+                .active_for(repo, issue)
+                .await
+                .map_err(JobError::Retry)?
+            {
+                tasks
+                    .request_cancel(task.id)
+                    .await
+                    .map_err(JobError::Retry)?;
+                gh_repo
+                    .react(ReactionTarget::Comment(comment), "+1")
+                    .await
+                    .map_err(forge)?;
+                // A task waiting for input has no job running to notice: run it to stop it.
+                enqueue(s, &task, &event.delivery).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start(
+    s: &Services,
+    tasks: &Tasks,
+    effects: &Effects,
+    repo: &RepoName,
+    installation: Option<InstallationId>,
+    issue: IssueNumber,
+    title: &str,
+    by: &str,
+    comment: Option<u64>,
+    delivery: &DeliveryId,
+) -> Result<(), JobError> {
+    let target = match comment {
+        Some(id) => ReactionTarget::Comment(id),
+        None => ReactionTarget::Issue(issue),
+    };
+    let task = match tasks
+        .start(repo, issue, installation, by, title)
+        .await
+        .map_err(JobError::Retry)?
+    {
+        Started::New(task) => task,
+        Started::AlreadyRunning(task) => {
+            tracing::info!(
+                task = task.id,
+                "already running; not starting a second task"
+            );
+            effects.repo().react(target, "eyes").await.map_err(forge)?;
+            return Ok(());
+        }
+    };
+    effects.repo().react(target, "eyes").await.map_err(forge)?;
+    let body = report::status_comment(&task, &[], &[], s.config.implement.dashboard_url.as_deref());
+    effects
+        .sticky_comment(&task.key("status"), issue, &body)
+        .await
+        .map_err(forge)?;
+    enqueue(s, &task, delivery).await
+}
+
+async fn enqueue(s: &Services, task: &Task, delivery: &DeliveryId) -> Result<(), JobError> {
+    s.jobs
+        .enqueue(
+            JOB,
+            &ImplementJob { task_id: task.id },
+            format!("{JOB}:{}:{delivery}", task.id),
+        )
+        .await
+        .map_err(JobError::Retry)?;
+    Ok(())
+}
