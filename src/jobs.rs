@@ -33,7 +33,8 @@ pub fn registry(services: &Services) -> Registry {
         async move {
             let job: implement::pipeline::ImplementJob =
                 ctx.job.decode().map_err(JobError::Fatal)?;
-            implement::pipeline::run(&s, job.task_id, &ctx.cancel).await
+            let last = ctx.job.attempt >= ctx.job.max_attempts;
+            implement::pipeline::run(&s, job.task_id, &ctx.cancel, last).await
         }
     });
     registry

@@ -16,6 +16,7 @@ pub mod git;
 pub mod implement;
 pub mod jobs;
 pub mod llm;
+pub mod locks;
 pub mod metrics;
 pub mod queue;
 pub mod sandbox;

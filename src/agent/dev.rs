@@ -39,6 +39,8 @@ pub struct StepContext<'a> {
     pub spec: TaskSpec,
     pub limits: StepLimits,
     pub cancel: &'a CancellationToken,
+    /// Held around commits and resets of the shared worktree: parallel steps share one index.
+    pub git_lock: &'a tokio::sync::Mutex<()>,
 }
 
 /// A step the agent finished.
@@ -134,6 +136,7 @@ pub async fn run_step(
         if touched.is_empty() {
             continue;
         }
+        let _git = ctx.git_lock.lock().await;
         ctx.workspace
             .discard_changes(&touched)
             .await
@@ -203,7 +206,20 @@ async fn attempt_loop(
                 )));
             }
             let (content, is_error) = if name == "run_command" {
+                let before = ctx.workspace.dirty_files().await.unwrap_or_default();
                 let (text, failed) = run_command(ctx, &args).await;
+                // Files the command created, changed or deleted belong to the step too
+                // (formatters, code generators, `rm`): they are committed with it, withheld
+                // when they are workflows, and reset when the attempt fails.
+                let after = ctx.workspace.dirty_files().await.unwrap_or_default();
+                for (path, state) in &after {
+                    if before.get(path) != Some(state) {
+                        toolbox.note_external_change(path);
+                    }
+                }
+                for path in before.keys().filter(|p| !after.contains_key(*p)) {
+                    toolbox.note_external_change(path);
+                }
                 if let Some(s) = toolbox.record_external(&name, &args, failed) {
                     stop = Some(s.reason);
                 }

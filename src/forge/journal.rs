@@ -5,8 +5,11 @@
 //! is unknown (the process died, or GitHub answered a 5xx), so the forge must be searched
 //! before anything is repeated; no entry means it never started.
 
+use std::sync::Arc;
+
 use sqlx::Row;
 
+use crate::locks::KeyedLocks;
 use crate::store::{Store, now_ms};
 
 /// A forge object an effect created: a comment id, a pull request number, a check run id.
@@ -28,11 +31,23 @@ pub enum Entry {
 #[derive(Clone, Debug)]
 pub struct Journal {
     store: Store,
+    /// One lock per effect in progress: two jobs making the same effect at once (two event jobs
+    /// answering the same user) must not both find "no entry" and both post.
+    locks: Arc<KeyedLocks<(String, String)>>,
 }
 
 impl Journal {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            locks: Arc::default(),
+        }
+    }
+
+    /// Holds the effect `key` of `repo` for the caller until the guard drops. Within one process
+    /// (Orion runs one per database) this serialises every attempt at the same effect.
+    pub async fn claim(&self, repo: &str, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.locks.lock((repo.to_owned(), key.to_owned())).await
     }
 
     pub async fn get(&self, repo: &str, key: &str) -> anyhow::Result<Option<Entry>> {

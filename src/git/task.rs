@@ -111,11 +111,25 @@ impl TaskWorkspace {
         index.read_tree(&parent.tree()?)?;
         for p in paths {
             let full = self.path.join(p);
-            if full.is_file() {
-                let content = std::fs::read(&full)
-                    .with_context(|| format!("while reading {}", full.display()))?;
+            // Never follow a link: a symlink is committed as a symlink (its target path), the
+            // way git stores it, so a link to `/proc/self/environ` or a key file commits a path,
+            // not the secret it points at.
+            let meta = std::fs::symlink_metadata(&full).ok();
+            let entry = match meta {
+                Some(m) if m.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&full)
+                        .with_context(|| format!("while reading the link {}", full.display()))?;
+                    Some((target.to_string_lossy().into_owned().into_bytes(), 0o120000))
+                }
+                Some(m) if m.is_file() => {
+                    let content = std::fs::read(&full)
+                        .with_context(|| format!("while reading {}", full.display()))?;
+                    Some((content, file_mode(&full)))
+                }
+                _ => None,
+            };
+            if let Some((content, mode)) = entry {
                 let oid = repo.blob(&content)?;
-                let mode = file_mode(&full);
                 let entry = git2::IndexEntry {
                     ctime: git2::IndexTime::new(0, 0),
                     mtime: git2::IndexTime::new(0, 0),
@@ -146,7 +160,7 @@ impl TaskWorkspace {
         // Keep the worktree's index in step with HEAD for the committed paths.
         let mut wt_index = repo.index()?;
         for p in paths {
-            if self.path.join(p).is_file() {
+            if std::fs::symlink_metadata(self.path.join(p)).is_ok() {
                 wt_index.add_path(Path::new(p))?;
             } else if wt_index.get_path(Path::new(p), 0).is_some() {
                 wt_index.remove_path(Path::new(p))?;
@@ -175,6 +189,34 @@ impl TaskWorkspace {
         let oid = repo.commit(Some("HEAD"), &me, &me, message, &tree, &[&parent])?;
         tracing::info!(branch = %self.branch, commit = %oid, "committed");
         Ok(oid)
+    }
+
+    /// Uncommitted files (changed, new or deleted; ignored ones excluded) with their size and
+    /// modification time, or `None` when deleted. Comparing two snapshots shows what a shell
+    /// command changed, which the agent's file tools cannot see.
+    pub async fn dirty_files(
+        &self,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Option<(u64, std::time::SystemTime)>>>
+    {
+        let this = self.clone();
+        blocking(move || {
+            let repo = this.open()?;
+            let mut options = StatusOptions::new();
+            options
+                .include_untracked(true)
+                .recurse_untracked_dirs(true)
+                .include_ignored(false);
+            let mut out = std::collections::BTreeMap::new();
+            for entry in repo.statuses(Some(&mut options))?.iter() {
+                let Some(path) = entry.path() else { continue };
+                let meta = std::fs::symlink_metadata(this.path.join(path))
+                    .ok()
+                    .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
+                out.insert(path.to_owned(), meta);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Throws away uncommitted work under any of `prefixes` (all of it with `[""]`): tracked files go back

@@ -48,6 +48,8 @@ pub struct ImplementJob {
 }
 
 const WORKFLOWS: &str = ".github/workflows/";
+/// Questions Orion asks about one issue before it gives up and asks for the issue to be edited.
+const MAX_QUESTIONS: usize = 3;
 
 /// Everything one run of the job works with.
 struct Run<'a> {
@@ -62,6 +64,17 @@ struct Run<'a> {
     workspace: TaskWorkspace,
     creds: Credentials,
     cancel: &'a CancellationToken,
+    /// Serialises commits and resets: parallel steps share the worktree's index.
+    git_lock: tokio::sync::Mutex<()>,
+}
+
+/// Stops a background task when the run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A forge or git failure: transient ones are retried by the queue.
@@ -77,8 +90,88 @@ fn forge(e: ForgeError) -> JobError {
     }
 }
 
-/// Runs the task to its next resting point.
-pub async fn run(s: &Services, task_id: i64, cancel: &CancellationToken) -> Result<(), JobError> {
+/// One runner per task at a time in this process: a second job for a task (a `/orion stop`, a
+/// quick second answer) waits for the first, then continues from the state it left.
+static RUNNING: std::sync::LazyLock<crate::locks::KeyedLocks<i64>> =
+    std::sync::LazyLock::new(Default::default);
+
+async fn claim(task_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+    RUNNING.lock(task_id).await
+}
+
+/// Runs the task to its next resting point. When the job gives up (a permanent error, or the
+/// queue's last attempt), the task is blocked with the reason on the issue rather than left
+/// "running" with nobody told.
+pub async fn run(
+    s: &Services,
+    task_id: i64,
+    cancel: &CancellationToken,
+    last_attempt: bool,
+) -> Result<(), JobError> {
+    let _claim = claim(task_id).await;
+    let result = run_claimed(s, task_id, cancel).await;
+    match &result {
+        Err(JobError::Fatal(e)) => give_up(s, task_id, e).await,
+        Err(JobError::Retry(e)) if last_attempt && !cancel.is_cancelled() => {
+            give_up(s, task_id, e).await
+        }
+        _ => {}
+    }
+    result
+}
+
+/// Blocks a task whose job failed for good, saying why on the issue.
+async fn give_up(s: &Services, task_id: i64, error: &anyhow::Error) {
+    let tasks = Tasks::new(s.store.clone());
+    let why = format!(
+        "Orion stopped on an error it cannot get past:\n\n```\n{error:#}\n```\n\nRemove and re-add the `{}` label to start over once it is fixed.",
+        s.config.implement.trigger_label
+    );
+    let Ok(task) = tasks
+        .advance(
+            task_id,
+            TaskState::Blocked,
+            Update {
+                detail: Some(Some(&why)),
+                ..Default::default()
+            },
+        )
+        .await
+    else {
+        return; // already finished
+    };
+    tracing::error!(task = task_id, error = %format!("{error:#}"), "task blocked by a job failure");
+    let Some(github) = s.github.clone() else {
+        return;
+    };
+    let Ok(repo) = github.repo(task.installation, &task.repo) else {
+        return;
+    };
+    let effects = Effects::new(github, repo, s.journal.clone());
+    let _ = effects
+        .repo()
+        .add_labels(task.issue, &[s.config.implement.blocked_label.as_str()])
+        .await;
+    let steps = tasks.steps(task_id).await.unwrap_or_default();
+    let spend = report::spend(&s.store, &format!("task:{task_id}"))
+        .await
+        .unwrap_or_default();
+    let body = report::status_comment(
+        &task,
+        &steps,
+        &spend,
+        s.config.implement.dashboard_url.as_deref(),
+    );
+    let _ = effects
+        .sticky_comment(&task.key("status"), task.issue, &body)
+        .await;
+}
+
+async fn run_claimed(
+    s: &Services,
+    task_id: i64,
+    cancel: &CancellationToken,
+) -> Result<(), JobError> {
     let tasks = Tasks::new(s.store.clone());
     let task = tasks.get(task_id).await.map_err(JobError::Fatal)?;
     if task.state.is_finished() {
@@ -127,6 +220,23 @@ pub async fn run(s: &Services, task_id: i64, cancel: &CancellationToken) -> Resu
         .map_err(retry)?;
 
     let (issue, prompts, repo_ctx) = context(&repo, &task, &workspace).await?;
+    // `/orion stop` reaches running agents too: a watcher turns the stored request into a
+    // cancellation of this run (its agents check it between tool calls).
+    let stop = cancel.child_token();
+    let watcher = {
+        let (tasks, stop) = (tasks.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if tasks.get(task_id).await.is_ok_and(|t| t.cancel_requested) {
+                    stop.cancel();
+                    return;
+                }
+            }
+        })
+    };
+    let _watcher = AbortOnDrop(watcher);
+    let cancel = &stop;
     let mut run = Run {
         s,
         cfg,
@@ -139,6 +249,7 @@ pub async fn run(s: &Services, task_id: i64, cancel: &CancellationToken) -> Resu
         workspace,
         creds,
         cancel,
+        git_lock: tokio::sync::Mutex::new(()),
     };
     run.drive().await
 }
@@ -319,12 +430,12 @@ impl Run<'_> {
 
     async fn drive(&mut self) -> Result<(), JobError> {
         loop {
-            if self.cancel.is_cancelled() {
+            let fresh = self.tasks.get(self.task.id).await.map_err(retry)?;
+            if self.cancel.is_cancelled() && !fresh.cancel_requested {
                 return Err(JobError::Retry(anyhow::anyhow!(
                     "interrupted; the task resumes"
                 )));
             }
-            let fresh = self.tasks.get(self.task.id).await.map_err(retry)?;
             if fresh.cancel_requested && !fresh.state.is_finished() {
                 self.advance(
                     TaskState::Cancelled,
@@ -384,10 +495,26 @@ impl Run<'_> {
         };
         if !triage.clear {
             let question = triage.question.clone().unwrap_or_default();
-            // One question per round: an unclear answer gets a new, numbered question.
-            let key = self
-                .task
-                .key(&format!("question-{}", self.issue.comments.len()));
+            // One question per human reply: the key counts the humans' comments, so a retried
+            // job (no new reply) finds its question instead of asking again.
+            let asked = self
+                .issue
+                .comments
+                .iter()
+                .filter(|c| c.body.contains("<!-- orion:effect"))
+                .count();
+            if asked >= MAX_QUESTIONS {
+                return self
+                    .block(format!(
+                        "After {asked} questions the issue is still not clear enough to implement: {}\n\nEdit the issue to say what should happen, then re-add the `{}` label.",
+                        question.trim(),
+                        self.cfg.trigger_label
+                    ))
+                    .await
+                    .map(|_| false);
+            }
+            let humans = self.issue.comments.len() - asked;
+            let key = self.task.key(&format!("question-{humans}"));
             self.effects
                 .comment_once(
                     &key,
@@ -426,7 +553,8 @@ impl Run<'_> {
 
     async fn blocked_by_models(&mut self, b: Blocked) -> Result<(), JobError> {
         self.block(format!(
-            "The models could not finish this: {b}.\n\nA human should decide whether to retry (`/orion retry`), clarify the issue, or raise the budget."
+            "The models could not finish this: {b}.\n\nA human should decide: clarify the issue, raise the budget, or re-add the `{}` label to try again.",
+            self.cfg.trigger_label
         ))
         .await
     }
@@ -508,6 +636,7 @@ impl Run<'_> {
     /// Commits a finished agent's files (workflow files withheld unless allowed); the sha, or
     /// `None` when the step changed nothing.
     async fn commit(&self, message: &str, files: &[String]) -> Result<Option<String>, JobError> {
+        let _git = self.git_lock.lock().await;
         let (keep, withheld): (Vec<String>, Vec<String>) = files
             .iter()
             .cloned()
@@ -572,17 +701,15 @@ impl Run<'_> {
             },
         )
         .await;
-        if !report.cancelled.is_empty() && self.cancel.is_cancelled() {
-            return Err(JobError::Retry(anyhow::anyhow!(
-                "interrupted; the task resumes"
-            )));
+        if self.cancel.is_cancelled() {
+            return Ok(()); // stopped or shutting down: the loop decides which
         }
         if !report.all_done() {
             let mut why = String::from("These plan steps could not be completed:\n\n");
             for (id, reason) in report.failed.iter().chain(&report.skipped) {
                 why.push_str(&format!("- `{id}`: {reason}\n"));
             }
-            why.push_str("\nWhat was done is committed on the branch. A human should decide: clarify the issue, split it, or `/orion retry`.");
+            why.push_str(&format!("\nThe finished steps are committed in Orion's worktree (branch `{}`, not pushed). A human should decide: clarify or split the issue, then re-add the `{}` label to start over.", self.workspace.branch(), self.cfg.trigger_label));
             return self.block(why).await;
         }
         self.advance(TaskState::Verifying, Update::default()).await
@@ -696,6 +823,7 @@ impl Run<'_> {
             spec,
             limits: self.limits(),
             cancel: self.cancel,
+            git_lock: &self.git_lock,
         };
         run_step(&ctx, system, user).await
     }
@@ -705,6 +833,11 @@ impl Run<'_> {
         let Some(command) = self.repo.test_command.clone() else {
             return Ok(None);
         };
+        // Test what will be pushed: nothing uncommitted (leftovers of failed attempts) counts.
+        self.workspace
+            .discard_changes(&[String::new()])
+            .await
+            .map_err(retry)?;
         let read_only = [self.workspace.mirror_path().to_path_buf()];
         let out = self
             .s
@@ -860,7 +993,7 @@ impl Run<'_> {
                 .map(|f| format!("- `{}`: {}\n", f.file, f.message))
                 .collect();
             return self
-                .block(format!("The self-review still finds critical problems after {review_rounds} fix rounds:\n\n{list}\nThe work so far is on branch `{}`.", self.workspace.branch()))
+                .block(format!("The self-review still finds critical problems after {review_rounds} fix rounds:\n\n{list}\nThe work so far is committed in Orion's worktree (branch `{}`, not pushed).", self.workspace.branch()))
                 .await;
         }
         let findings: String = critical
@@ -894,12 +1027,14 @@ impl Run<'_> {
         let base = self.workspace.task().base_branch.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
             let repo = git2::Repository::open(&path)?;
-            let head = repo.head()?.peel_to_tree()?;
+            let head = repo.head()?.peel_to_commit()?;
             let mirror = git2::Repository::open_bare(&mirror)?;
             let base_ref = mirror.find_reference(&format!("refs/remotes/origin/{base}"))?;
             let base_commit = base_ref.peel_to_commit()?;
-            let base_tree = repo.find_tree(base_commit.tree_id())?;
-            let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&head), None)?;
+            // From where the branch left the base: later base commits are not this change.
+            let fork = repo.merge_base(head.id(), base_commit.id())?;
+            let fork_tree = repo.find_commit(fork)?.tree()?;
+            let diff = repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?;
             let mut out = String::new();
             diff.print(git2::DiffFormat::Patch, |_, _, line| {
                 if matches!(line.origin(), '+' | '-' | ' ') {
@@ -917,6 +1052,18 @@ impl Run<'_> {
     }
 
     async fn open_pr(&mut self) -> Result<(), JobError> {
+        if self.diff().await?.trim().is_empty() {
+            let mut why = String::from(
+                "The steps finished but changed nothing that can be pushed, so there is no pull request to open.",
+            );
+            if !self.task.withheld.is_empty() {
+                why.push_str(&format!(
+                    " The only changes were to workflow files, which are withheld (`implement.allow_workflow_changes` is off): {}.",
+                    self.task.withheld.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            return self.block(why).await;
+        }
         self.workspace.push(&self.creds).await.map_err(retry)?;
         let steps = self.tasks.steps(self.task.id).await.map_err(retry)?;
         let spend = report::spend(&self.s.store, &format!("task:{}", self.task.id))

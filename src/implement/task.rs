@@ -278,7 +278,8 @@ impl Tasks {
         row.as_ref().map(decode).transpose()
     }
 
-    /// Moves a task to `state`, with the update's fields, and returns it as stored.
+    /// Moves an unfinished task to `state`, with the update's fields, and returns it as stored;
+    /// an error when the task is already finished.
     pub async fn advance(
         &self,
         id: i64,
@@ -302,7 +303,7 @@ impl Tasks {
                  review_rounds = COALESCE($13, review_rounds),
                  tests = COALESCE($14, tests),
                  withheld = COALESCE($15, withheld)
-             WHERE id = $1
+             WHERE id = $1 AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')
              RETURNING {COLUMNS}"
         ))
         .bind(id)
@@ -328,10 +329,13 @@ impl Tasks {
         .bind(update.review_rounds.map(i64::from))
         .bind(update.tests)
         .bind(update.withheld.map(|w| w.join("\n")))
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .with_context(|| format!("while moving task {id} to {state}"))?;
         tx.commit().await?;
+        // A finished task stays finished: a late job (one that ran on after `/orion stop`)
+        // cannot bring it back.
+        let row = row.with_context(|| format!("task {id} is already finished"))?;
         decode(&row)
     }
 

@@ -9,8 +9,7 @@ use super::report;
 use super::task::{Started, Task, TaskState, Tasks};
 use crate::app::Services;
 use crate::event::{
-    Actor, CommentAction, DeliveryId, Event, EventKind, InstallationId, IssueAction, IssueNumber,
-    RepoName,
+    Actor, CommentAction, Event, EventKind, InstallationId, IssueAction, IssueNumber, RepoName,
 };
 use crate::forge::github::{Effects, ForgeError, Permission, ReactionTarget};
 use crate::queue::JobError;
@@ -107,11 +106,12 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             by,
             comment,
         } => {
-            // A label needs write access to add; a comment does not, so it is checked.
-            if let Some(comment_id) = comment {
-                let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
-                if permission < Permission::Write {
-                    tracing::info!(user = %by.login, ?permission, "unauthorised /orion implement");
+            // Tasks spend money: only people with write access start them. Triage-role users
+            // can add labels too, so the label is checked like the command.
+            let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
+            if permission < Permission::Write {
+                tracing::info!(user = %by.login, ?permission, "trigger from a user without write access");
+                if comment.is_some() {
                     // One polite answer per user and issue, then silence.
                     effects
                         .comment_once(
@@ -121,9 +121,8 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                         )
                         .await
                         .map_err(forge)?;
-                    let _ = comment_id;
-                    return Ok(());
                 }
+                return Ok(());
             }
             start(
                 s,
@@ -135,7 +134,6 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                 &title,
                 &by.login,
                 comment,
-                &event.delivery,
             )
             .await
         }
@@ -155,7 +153,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             if by.login != author && permission < Permission::Write {
                 return Ok(()); // only the author or a maintainer answers for the issue
             }
-            enqueue(s, &task, &event.delivery).await
+            enqueue(s, &task, &format!("answer:{}", event.delivery)).await
         }
         Ask::Stop { issue, by, comment } => {
             let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
@@ -176,7 +174,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                     .await
                     .map_err(forge)?;
                 // A task waiting for input has no job running to notice: run it to stop it.
-                enqueue(s, &task, &event.delivery).await?;
+                enqueue(s, &task, &format!("stop:{}", event.delivery)).await?;
             }
             Ok(())
         }
@@ -194,7 +192,6 @@ async fn start(
     title: &str,
     by: &str,
     comment: Option<u64>,
-    delivery: &DeliveryId,
 ) -> Result<(), JobError> {
     let target = match comment {
         Some(id) => ReactionTarget::Comment(id),
@@ -206,7 +203,7 @@ async fn start(
         .map_err(JobError::Retry)?
     {
         Started::New(task) => task,
-        Started::AlreadyRunning(task) => {
+        Started::AlreadyRunning(task) if task.state != TaskState::Queued => {
             tracing::info!(
                 task = task.id,
                 "already running; not starting a second task"
@@ -214,6 +211,9 @@ async fn start(
             effects.repo().react(target, "eyes").await.map_err(forge)?;
             return Ok(());
         }
+        // Still queued: maybe the retry of a trigger that created the task and failed before
+        // enqueueing it. Everything below is idempotent.
+        Started::AlreadyRunning(task) => task,
     };
     effects.repo().react(target, "eyes").await.map_err(forge)?;
     let body = report::status_comment(&task, &[], &[], s.config.implement.dashboard_url.as_deref());
@@ -221,15 +221,17 @@ async fn start(
         .sticky_comment(&task.key("status"), issue, &body)
         .await
         .map_err(forge)?;
-    enqueue(s, &task, delivery).await
+    enqueue(s, &task, "start").await
 }
 
-async fn enqueue(s: &Services, task: &Task, delivery: &DeliveryId) -> Result<(), JobError> {
+/// Enqueues a run of the task. `why` makes the key: a task's start is enqueued once however
+/// often its trigger is retried; each answer or stop gets its own run.
+async fn enqueue(s: &Services, task: &Task, why: &str) -> Result<(), JobError> {
     s.jobs
         .enqueue(
             JOB,
             &ImplementJob { task_id: task.id },
-            format!("{JOB}:{}:{delivery}", task.id),
+            format!("{JOB}:{}:{why}", task.id),
         )
         .await
         .map_err(JobError::Retry)?;

@@ -45,6 +45,9 @@ pub struct World {
     pub installation: u64,
     pub github: GitHub,
     pub store: Store,
+    /// One journal, as Orion has one per process (its locks are what keep concurrent jobs from
+    /// making one effect twice).
+    pub journal: Journal,
     pub dir: TempDir,
 }
 
@@ -75,6 +78,7 @@ impl World {
             widgets,
             installation,
             github,
+            journal: Journal::new(store.clone()),
             store,
             dir,
         }
@@ -91,11 +95,7 @@ impl World {
     }
 
     pub fn effects(&self) -> Effects {
-        Effects::new(
-            self.github.clone(),
-            self.repo(),
-            Journal::new(self.store.clone()),
-        )
+        Effects::new(self.github.clone(), self.repo(), self.journal.clone())
     }
 
     /// The App's bot login, as comments show it.

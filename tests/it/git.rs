@@ -831,3 +831,26 @@ async fn parallel_steps_commit_only_their_own_files_and_a_failed_attempt_is_disc
     // Nothing left to commit: the worktree matches HEAD.
     assert!(task.commit("empty", None).await.is_err());
 }
+
+#[tokio::test]
+async fn a_symlink_is_committed_as_a_link_never_as_what_it_points_at() {
+    let remote = Remote::new();
+    let ws = remote.workspaces();
+    let task = ws
+        .task_worktree(&remote.task(4, "Links"), &creds())
+        .await
+        .unwrap();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "ghs_supersecrettoken").unwrap();
+    std::os::unix::fs::symlink(secret.path(), task.path().join("leak.txt")).unwrap();
+    task.commit_paths("chore: link", &["leak.txt".into()], None)
+        .await
+        .unwrap();
+    let repo = Repository::open(task.path()).unwrap();
+    let tree = repo.head().unwrap().peel_to_tree().unwrap();
+    let entry = tree.get_path(std::path::Path::new("leak.txt")).unwrap();
+    assert_eq!(entry.filemode(), 0o120000, "stored as a symlink");
+    let blob = repo.find_blob(entry.id()).unwrap();
+    assert_eq!(blob.content(), secret.path().to_str().unwrap().as_bytes());
+    assert!(!String::from_utf8_lossy(blob.content()).contains("supersecret"));
+}

@@ -25,6 +25,12 @@ struct World {
 
 impl World {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(
+        tweak: impl FnOnce(&mut orion_bot::config::Config) + Send + 'static,
+    ) -> Self {
         let github = FakeGitHub::start().await;
         let widgets = github
             .repo(REPO)
@@ -63,6 +69,7 @@ impl World {
             c.github.retry_base_ms = 5;
             c.github.retry_max_ms = 50;
             c.sandbox.timeout_s = 60;
+            tweak(c);
         })
         .await;
         Self {
@@ -95,6 +102,53 @@ impl World {
             .app
             .github(
                 "issues",
+                &uuid::Uuid::new_v4().to_string(),
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+
+    /// Waits until the status comment on issue `n` starts with `headline`.
+    async fn wait_for_status(&self, n: u64, headline: &str) -> String {
+        let github = &self.github;
+        wait_until(Duration::from_secs(120), || async move {
+            github
+                .comments(REPO, n)
+                .iter()
+                .any(|c| c.body.starts_with(headline))
+        })
+        .await;
+        self.github
+            .comments(REPO, n)
+            .into_iter()
+            .find(|c| c.body.starts_with(headline))
+            .unwrap()
+            .body
+    }
+
+    /// GitHub delivers `issue_comment.created` for a comment `id` on issue `n` by `user`.
+    async fn comment_event(&self, n: u64, id: u64, user: &str, text: &str) {
+        let mut body: Value = serde_json::from_slice(
+            &std::fs::read(corpus().join("github-webhooks/issue_comment/created.payload.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        body["issue"]["number"] = json!(n);
+        body["issue"]["pull_request"] = Value::Null;
+        body["comment"]["id"] = json!(id);
+        body["comment"]["body"] = json!(text);
+        body["comment"]["user"]["login"] = json!(user);
+        body["comment"]["user"]["type"] = json!("User");
+        body["sender"]["login"] = json!(user);
+        body["sender"]["type"] = json!("User");
+        body["repository"]["full_name"] = json!(REPO);
+        body["repository"]["clone_url"] = json!(self.widgets.clone_url);
+        body["installation"] = json!({"id": self.installation});
+        let (status, _) = self
+            .app
+            .github(
+                "issue_comment",
                 &uuid::Uuid::new_v4().to_string(),
                 &serde_json::to_vec(&body).unwrap(),
             )
@@ -294,31 +348,7 @@ async fn an_unclear_issue_gets_one_question_and_continues_when_the_author_answer
 
     // Alice answers; GitHub delivers her comment.
     let answer = w.github.comment_as(REPO, n, "alice", "Red, please.");
-    let mut body: Value = serde_json::from_slice(
-        &std::fs::read(corpus().join("github-webhooks/issue_comment/created.payload.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    body["issue"]["number"] = json!(n);
-    body["issue"]["pull_request"] = Value::Null;
-    body["comment"]["id"] = json!(answer);
-    body["comment"]["body"] = json!("Red, please.");
-    body["comment"]["user"]["login"] = json!("alice");
-    body["comment"]["user"]["type"] = json!("User");
-    body["sender"]["login"] = json!("alice");
-    body["sender"]["type"] = json!("User");
-    body["repository"]["full_name"] = json!(REPO);
-    body["repository"]["clone_url"] = json!(w.widgets.clone_url);
-    body["installation"] = json!({"id": w.installation});
-    let (status, _) = w
-        .app
-        .github(
-            "issue_comment",
-            "answer-1",
-            &serde_json::to_vec(&body).unwrap(),
-        )
-        .await;
-    assert_eq!(status, 202);
+    w.comment_event(n, answer, "alice", "Red, please.").await;
 
     w.wait_for_pull().await;
     assert_eq!(
@@ -339,4 +369,321 @@ async fn an_unclear_issue_gets_one_question_and_continues_when_the_author_answer
         .filter(|c| c.body.contains("Which colour"))
         .count();
     assert_eq!(questions, 1, "one question, asked once");
+}
+
+fn review_clean() -> Answer {
+    Answer::json(json!({"findings": []}))
+}
+
+fn finish(summary: &str) -> Answer {
+    Answer::tool("finish", json!({ "summary": summary }))
+}
+
+fn write(path: &str, content: &str) -> Answer {
+    Answer::tool("write_file", json!({ "path": path, "content": content }))
+}
+
+#[tokio::test]
+async fn failing_tests_go_back_to_an_agent_and_the_fixed_change_is_opened_ready() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    // The step's agent gets the case wrong; the tests (exact "red") catch it.
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "Red\n"), finish("set to Red")],
+    );
+    w.model.script(
+        "fix",
+        [
+            write("src/colour.txt", "red\n"),
+            finish("lowercase, as the tests expect"),
+        ],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+
+    let pr = &w.github.pulls(REPO)[0];
+    assert!(!pr.draft);
+    assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+    assert!(pr.body.as_deref().unwrap().contains("✅ Passed."));
+    // The fix agent was shown the failing command.
+    let fix = &w.model.requests("fix")[0];
+    assert!(
+        fix.last_user_text.contains("grep -qx red src/colour.txt"),
+        "{}",
+        fix.last_user_text
+    );
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
+
+#[tokio::test]
+async fn tests_still_failing_after_the_rounds_open_a_draft_that_says_so() {
+    let w = World::start_with(|c| c.implement.max_test_rounds = 1).await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "Red\n"), finish("set to Red")],
+    );
+    w.model.script(
+        "fix",
+        [write("src/colour.txt", "RED\n"), finish("tried again")],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+    let pr = &w.github.pulls(REPO)[0];
+    assert!(pr.draft, "failing tests: a draft");
+    let body = pr.body.as_deref().unwrap();
+    assert!(
+        body.contains("❌ Still failing after 1 fix rounds"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_step_the_cheap_model_fails_escalates_to_the_strong_one() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    // The cheap model keeps making the same failing edit: the loop guard ends its attempt.
+    let wrong = Answer::tool(
+        "edit_file",
+        json!({"path": "src/colour.txt", "old": "green", "new": "red"}),
+    );
+    w.model.for_model(
+        "cheap",
+        "implement",
+        [
+            write("NOTES.md", "scratch\n"),
+            wrong.clone(),
+            wrong.clone(),
+            wrong,
+        ],
+    );
+    w.model.for_model(
+        "strong",
+        "implement",
+        [
+            Answer::tool(
+                "edit_file",
+                json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
+            ),
+            finish("red"),
+        ],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+
+    let pr = &w.github.pulls(REPO)[0];
+    assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+    let body = pr.body.as_deref().unwrap();
+    assert!(
+        body.contains("(strong)"),
+        "the step was done by the strong model: {body}"
+    );
+    // The failed attempt's scratch file did not reach the branch.
+    let repo = git2::Repository::open_bare(&w.widgets.bare).unwrap();
+    let tree = repo
+        .find_branch(&pr.head, git2::BranchType::Local)
+        .unwrap()
+        .get()
+        .peel_to_tree()
+        .unwrap();
+    assert!(tree.get_path(std::path::Path::new("NOTES.md")).is_err());
+    let strong = w
+        .model
+        .requests("implement")
+        .into_iter()
+        .filter(|r| r.model == "strong")
+        .count();
+    assert_eq!(strong, 2);
+}
+
+#[tokio::test]
+async fn when_every_model_fails_the_task_is_blocked_with_the_label_and_the_reason() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    // No model ever finishes: each stops talking without calling finish.
+    w.model
+        .fallback("implement", Answer::text("I am not sure what to do."));
+    w.label(n, "orion", "alice").await;
+    let status = w.wait_for_status(n, "### ⛔ Blocked").await;
+    assert!(status.contains("`colour`"), "{status}");
+    assert!(status.contains("A human should decide"), "{status}");
+    assert!(
+        w.github
+            .labels(REPO, n)
+            .contains(&"orion:blocked".to_owned())
+    );
+    assert!(w.github.pulls(REPO).is_empty());
+}
+
+#[tokio::test]
+async fn a_budget_stop_mid_task_blocks_it_with_the_budget_named() {
+    // Enough for triage and plan on these tiny prompts, not for an agent step.
+    let w = World::start_with(|c| c.budgets.limits.per_task_usd = Some(0.02)).await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    w.model.fallback(
+        "implement",
+        Answer::tool("read_file", json!({"path": "README.md"})),
+    );
+    w.label(n, "orion", "alice").await;
+    let status = w.wait_for_status(n, "### ⛔ Blocked").await;
+    assert!(status.contains("budget"), "{status}");
+    assert!(w.github.pulls(REPO).is_empty());
+}
+
+#[tokio::test]
+async fn workflow_changes_are_withheld_and_listed() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    w.model.script(
+        "implement",
+        [
+            write("src/colour.txt", "red\n"),
+            write(".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+            finish("red, and a CI tweak"),
+        ],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+    let pr = &w.github.pulls(REPO)[0];
+    let repo = git2::Repository::open_bare(&w.widgets.bare).unwrap();
+    let tree = repo
+        .find_branch(&pr.head, git2::BranchType::Local)
+        .unwrap()
+        .get()
+        .peel_to_tree()
+        .unwrap();
+    assert!(
+        tree.get_path(std::path::Path::new(".github/workflows/ci.yml"))
+            .is_err()
+    );
+    assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+    let body = pr.body.as_deref().unwrap();
+    assert!(
+        body.contains("## Withheld") && body.contains("`.github/workflows/ci.yml`"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn paths_outside_the_worktree_are_refused_to_the_agent() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("pwned.txt");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    w.model.script(
+        "implement",
+        [
+            Answer::tool("read_file", json!({"path": "../../../../etc/passwd"})),
+            write(target.to_str().unwrap(), "x"),
+            Answer::tool("read_file", json!({"path": ".git/config"})),
+            write("src/colour.txt", "red\n"),
+            finish("red"),
+        ],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+    assert!(!target.exists());
+    let results: Vec<String> = w
+        .model
+        .requests("implement")
+        .iter()
+        .flat_map(|r| r.tool_results.iter().map(|t| t.content.clone()))
+        .collect();
+    assert!(!results.iter().any(|c| c.contains("root:")), "{results:?}");
+    assert!(results[0].contains("outside"), "{results:?}");
+    assert!(results[1].contains("absolute"), "{results:?}");
+    assert!(results[2].contains(".git"), "{results:?}");
+}
+
+#[tokio::test]
+async fn only_writers_can_command_orion_and_a_second_trigger_starts_nothing() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    // mallory has no write access: one polite answer, however often she asks, and no task.
+    for _ in 0..2 {
+        let id = w.github.comment_as(REPO, n, "mallory", "/orion implement");
+        w.comment_event(n, id, "mallory", "/orion implement").await;
+    }
+    w.app.drain().await;
+    let sorry = w
+        .github
+        .comments(REPO, n)
+        .iter()
+        .filter(|c| c.body.starts_with("Sorry @mallory"))
+        .count();
+    assert_eq!(sorry, 1);
+    assert!(w.app.jobs().await.iter().all(|j| j.kind != "implement"));
+
+    // alice may; her label and a second trigger while it runs make one task.
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    // Hold the label's first status comment, so the task surely runs when the second trigger
+    // arrives.
+    let held = w
+        .github
+        .hold_after("POST", &format!("/issues/{n}/comments"));
+    w.label(n, "orion", "alice").await;
+    tokio::time::timeout(Duration::from_secs(30), held.reached())
+        .await
+        .unwrap();
+    let id = w.github.comment_as(REPO, n, "alice", "/orion implement");
+    w.comment_event(n, id, "alice", "/orion implement").await;
+    let github = &w.github;
+    wait_until(Duration::from_secs(30), || async move {
+        !github.comment_reactions(REPO, id).is_empty()
+    })
+    .await;
+    held.release();
+    w.wait_for_pull().await;
+    w.app.drain().await;
+    assert_eq!(w.github.pulls(REPO).len(), 1);
+    let implement_jobs = w
+        .app
+        .jobs()
+        .await
+        .iter()
+        .filter(|j| j.kind == "implement")
+        .count();
+    assert_eq!(implement_jobs, 1);
 }

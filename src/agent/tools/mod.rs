@@ -170,6 +170,12 @@ impl Toolbox {
         self.changed.iter().cloned().collect()
     }
 
+    /// Records a file changed outside the tools (by a command), so it is committed, withheld or
+    /// reset with the step's own edits.
+    pub fn note_external_change(&mut self, path: &str) {
+        self.changed.insert(path.to_owned());
+    }
+
     /// The summary the model gave when it called `finish`; `None` while it is still working.
     pub fn finished(&self) -> Option<&str> {
         self.summary.as_deref()

@@ -96,6 +96,7 @@ impl Effects {
     {
         Self::check_key(key)?;
         let repo = self.repo.name().as_str();
+        let _claim = self.journal.claim(repo, key).await;
         let journal_err = |e: anyhow::Error| ForgeError::Journal(format!("{e:#}"));
         match self.journal.get(repo, key).await.map_err(journal_err)? {
             Some(Entry::Done(effect)) => {

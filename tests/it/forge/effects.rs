@@ -121,3 +121,16 @@ async fn a_pull_request_already_open_for_the_branch_is_adopted() {
     assert!(!other.created);
     assert_eq!(w.fake.pulls(REPO).len(), 1);
 }
+
+#[tokio::test]
+async fn two_jobs_making_the_same_effect_at_once_post_it_once() {
+    let w = World::start().await;
+    let n = w.fake.issue(REPO, "alice", "t", "b");
+    let (a, b) = (w.effects(), w.effects());
+    let (one, two) = tokio::join!(
+        a.comment_once("deny:alice", IssueNumber(n), "Sorry"),
+        b.comment_once("deny:alice", IssueNumber(n), "Sorry"),
+    );
+    assert_eq!(one.unwrap().effect, two.unwrap().effect);
+    assert_eq!(w.fake.comments(REPO, n).len(), 1);
+}
