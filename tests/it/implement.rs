@@ -164,8 +164,26 @@ impl World {
         .await;
     }
 
+    /// Whether the pushed branch has `path`.
+    fn pushed_has(&self, branch: &str, path: &str) -> bool {
+        self.pushed(branch, path).is_some()
+    }
+
+    /// Scripts a clear issue, a one-step plan, this implement conversation and a clean review.
+    fn script(&self, implement: impl IntoIterator<Item = Answer>) {
+        self.model.script("triage", [triage_clear()]);
+        self.model.script("plan", [plan_one_step()]);
+        self.model.script("implement", implement);
+        self.model.script("review", [review_clean()]);
+    }
+
     /// The branch's file as pushed to the remote.
     fn pushed_file(&self, branch: &str, path: &str) -> String {
+        self.pushed(branch, path)
+            .unwrap_or_else(|| panic!("{path} is not on {branch}"))
+    }
+
+    fn pushed(&self, branch: &str, path: &str) -> Option<String> {
         let repo = git2::Repository::open_bare(&self.widgets.bare).unwrap();
         let tree = repo
             .find_branch(branch, git2::BranchType::Local)
@@ -173,10 +191,9 @@ impl World {
             .get()
             .peel_to_tree()
             .unwrap();
-        let blob = repo
-            .find_blob(tree.get_path(std::path::Path::new(path)).unwrap().id())
-            .unwrap();
-        String::from_utf8(blob.content().to_vec()).unwrap()
+        let entry = tree.get_path(std::path::Path::new(path)).ok()?;
+        let blob = repo.find_blob(entry.id()).unwrap();
+        Some(String::from_utf8(blob.content().to_vec()).unwrap())
     }
 }
 
@@ -207,30 +224,23 @@ async fn labelling_an_issue_gets_a_pull_request_with_the_change_plan_tests_and_c
         "Widgets should be red",
         "They are blue; make them red.",
     );
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
-    w.model.script(
-        "implement",
-        [
-            Answer::tool("read_file", json!({"path": "src/colour.txt"})),
-            // A wrong guess first: the tool says what is really there.
-            Answer::tool(
-                "edit_file",
-                json!({"path": "src/colour.txt", "old": "green", "new": "red"}),
-            ),
-            Answer::tool(
-                "edit_file",
-                json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
-            ),
-            Answer::tool(
-                "run_command",
-                json!({"command": "grep -qx red src/colour.txt && echo ok"}),
-            ),
-            Answer::tool("finish", json!({"summary": "src/colour.txt now says red"})),
-        ],
-    );
-    w.model
-        .script("review", [Answer::json(json!({"findings": []}))]);
+    w.script([
+        Answer::tool("read_file", json!({"path": "src/colour.txt"})),
+        // A wrong guess first: the tool says what is really there.
+        Answer::tool(
+            "edit_file",
+            json!({"path": "src/colour.txt", "old": "green", "new": "red"}),
+        ),
+        Answer::tool(
+            "edit_file",
+            json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
+        ),
+        Answer::tool(
+            "run_command",
+            json!({"command": "grep -qx red src/colour.txt && echo ok"}),
+        ),
+        Answer::tool("finish", json!({"summary": "src/colour.txt now says red"})),
+    ]);
 
     w.label(n, "orion", "alice").await;
     w.wait_for_pull().await;
@@ -427,17 +437,11 @@ async fn tests_still_failing_after_the_rounds_open_a_draft_that_says_so() {
     let n = w
         .github
         .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
-    w.model.script(
-        "implement",
-        [write("src/colour.txt", "Red\n"), finish("set to Red")],
-    );
+    w.script([write("src/colour.txt", "Red\n"), finish("set to Red")]);
     w.model.script(
         "fix",
         [write("src/colour.txt", "RED\n"), finish("tried again")],
     );
-    w.model.script("review", [review_clean()]);
     w.label(n, "orion", "alice").await;
     w.wait_for_pull().await;
     let pr = &w.github.pulls(REPO)[0];
@@ -495,14 +499,7 @@ async fn a_step_the_cheap_model_fails_escalates_to_the_strong_one() {
         "the step was done by the strong model: {body}"
     );
     // The failed attempt's scratch file did not reach the branch.
-    let repo = git2::Repository::open_bare(&w.widgets.bare).unwrap();
-    let tree = repo
-        .find_branch(&pr.head, git2::BranchType::Local)
-        .unwrap()
-        .get()
-        .peel_to_tree()
-        .unwrap();
-    assert!(tree.get_path(std::path::Path::new("NOTES.md")).is_err());
+    assert!(!w.pushed_has(&pr.head, "NOTES.md"));
     let strong = w
         .model
         .requests("implement")
@@ -560,31 +557,15 @@ async fn workflow_changes_are_withheld_and_listed() {
     let n = w
         .github
         .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
-    w.model.script(
-        "implement",
-        [
-            write("src/colour.txt", "red\n"),
-            write(".github/workflows/ci.yml", "on: push\njobs: {}\n"),
-            finish("red, and a CI tweak"),
-        ],
-    );
-    w.model.script("review", [review_clean()]);
+    w.script([
+        write("src/colour.txt", "red\n"),
+        write(".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+        finish("red, and a CI tweak"),
+    ]);
     w.label(n, "orion", "alice").await;
     w.wait_for_pull().await;
     let pr = &w.github.pulls(REPO)[0];
-    let repo = git2::Repository::open_bare(&w.widgets.bare).unwrap();
-    let tree = repo
-        .find_branch(&pr.head, git2::BranchType::Local)
-        .unwrap()
-        .get()
-        .peel_to_tree()
-        .unwrap();
-    assert!(
-        tree.get_path(std::path::Path::new(".github/workflows/ci.yml"))
-            .is_err()
-    );
+    assert!(!w.pushed_has(&pr.head, ".github/workflows/ci.yml"));
     assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
     let body = pr.body.as_deref().unwrap();
     assert!(
@@ -601,19 +582,13 @@ async fn paths_outside_the_worktree_are_refused_to_the_agent() {
         .issue(REPO, "alice", "Widgets should be red", "Make them red.");
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("pwned.txt");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
-    w.model.script(
-        "implement",
-        [
-            Answer::tool("read_file", json!({"path": "../../../../etc/passwd"})),
-            write(target.to_str().unwrap(), "x"),
-            Answer::tool("read_file", json!({"path": ".git/config"})),
-            write("src/colour.txt", "red\n"),
-            finish("red"),
-        ],
-    );
-    w.model.script("review", [review_clean()]);
+    w.script([
+        Answer::tool("read_file", json!({"path": "../../../../etc/passwd"})),
+        write(target.to_str().unwrap(), "x"),
+        Answer::tool("read_file", json!({"path": ".git/config"})),
+        write("src/colour.txt", "red\n"),
+        finish("red"),
+    ]);
     w.label(n, "orion", "alice").await;
     w.wait_for_pull().await;
     assert!(!target.exists());
@@ -651,13 +626,7 @@ async fn only_writers_can_command_orion_and_a_second_trigger_starts_nothing() {
     assert!(w.app.jobs().await.iter().all(|j| j.kind != "implement"));
 
     // alice may; her label and a second trigger while it runs make one task.
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
-    w.model.script(
-        "implement",
-        [write("src/colour.txt", "red\n"), finish("red")],
-    );
-    w.model.script("review", [review_clean()]);
+    w.script([write("src/colour.txt", "red\n"), finish("red")]);
     // Hold the label's first status comment, so the task surely runs when the second trigger
     // arrives.
     let held = w
