@@ -784,6 +784,7 @@ impl Run<'_> {
             }
         }
         let _ = self.tasks.record_step(self.task.id, &record).await;
+        crate::failpoint::pause("implement.after-step").await;
         let _ = self.update_status().await;
         match record.state.as_str() {
             "done" => StepResult::Done,

@@ -7,6 +7,7 @@ mod fake_model;
 mod forge;
 mod git;
 mod implement;
+mod implement_crash;
 mod llm_providers;
 mod llm_routing;
 mod process;

@@ -1,0 +1,241 @@
+//! `kill -9` in the middle of a task: a real `orion serve` is killed right after a plan step was
+//! committed, restarted on the same database, and finishes the task from the next step: one PR,
+//! one status comment, the finished step not redone.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::fake_github::FakeGitHub;
+use crate::fake_model::{self, Answer, FakeModel};
+use crate::support::{SECRET, corpus, wait_until};
+
+const REPO: &str = "octo/widgets";
+
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `orion serve` with `config` and the App's credentials, optionally with failpoints.
+fn serve(dir: &Path, github: &FakeGitHub, failpoints: Option<&str>) -> Served {
+    let app = github.app_credentials();
+    let keys = fake_model::keys();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orion"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORION_CONFIG", dir.join("orion.toml"))
+        .env("ORION_GITHUB_WEBHOOK_SECRET", SECRET)
+        .env("ORION_GITHUB_APP_ID", app.app_id.to_string())
+        .env("ORION_GITHUB_APP_PRIVATE_KEY", &app.private_key_pem)
+        .env("OPENAI_API_KEY", keys("OPENAI_API_KEY").unwrap())
+        .env("RUST_LOG", "warn")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(f) = failpoints {
+        cmd.env("FAILPOINTS", f);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("banner").unwrap();
+    let addr = first.rsplit("http://").next().unwrap().trim().to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    Served {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+async fn step_states(db: &Path) -> Vec<(String, String)> {
+    let Ok(pool) = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect(&format!("sqlite://{}?mode=ro", db.display()))
+        .await
+    else {
+        return vec![];
+    };
+    let rows = sqlx::query("SELECT step_id, state FROM task_steps ORDER BY rowid")
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+    pool.close().await;
+    rows.iter()
+        .map(|r| (r.get("step_id"), r.get("state")))
+        .collect()
+}
+
+#[tokio::test]
+async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_one_comment() {
+    let github = FakeGitHub::start().await;
+    let widgets = github
+        .repo(REPO)
+        .default_branch("main")
+        .file("src/colour.txt", "blue\n")
+        .file("src/size.txt", "small\n")
+        .file(
+            ".github/orion.yml",
+            "test_command: grep -qx red src/colour.txt\n",
+        )
+        .create();
+    let installation = github.install("octo", &[REPO]);
+    github.grant(REPO, "alice", "write");
+    let n = github.issue(
+        REPO,
+        "alice",
+        "Big red widgets",
+        "Make widgets red and big.",
+    );
+    let model = FakeModel::start().await;
+    model.script(
+        "triage",
+        [Answer::json(json!({
+            "kind": "feature", "complexity": "simple", "risky": false,
+            "likely_files": ["src/colour.txt", "src/size.txt"], "labels": [], "clear": true,
+            "question": null, "reasoning": "two files"
+        }))],
+    );
+    model.script(
+        "plan",
+        [Answer::json(json!({
+            "summary": "Colour, then size.",
+            "steps": [
+                {"id": "colour", "goal": "Make widgets red", "files": ["src/colour.txt"],
+                 "depends_on": [], "tier": "tactical", "verify": "cat src/colour.txt"},
+                {"id": "size", "goal": "Make widgets big", "files": ["src/size.txt"],
+                 "depends_on": ["colour"], "tier": "tactical", "verify": "cat src/size.txt"}
+            ]
+        }))],
+    );
+    // Exactly one conversation per step: redoing the first step would run out of answers.
+    model.script(
+        "implement",
+        [
+            Answer::tool(
+                "write_file",
+                json!({"path": "src/colour.txt", "content": "red\n"}),
+            ),
+            Answer::tool("finish", json!({"summary": "red"})),
+            Answer::tool(
+                "write_file",
+                json!({"path": "src/size.txt", "content": "big\n"}),
+            ),
+            Answer::tool("finish", json!({"summary": "big"})),
+        ],
+    );
+    model.script("review", [Answer::json(json!({"findings": []}))]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = orion_bot::config::Config::default();
+    let settings = fake_model::settings(&model);
+    config.models = settings.models;
+    config.tiers = settings.tiers;
+    config.llm = settings.llm;
+    config.server.listen = "127.0.0.1:0".into();
+    config.store.url = format!("sqlite://{}", dir.path().join("orion.db").display());
+    config.queue.lease_secs = 2;
+    config.queue.poll_ms = 100;
+    config.git.workdir = dir.path().join("work");
+    config.github.api_url = github.api_url().to_owned();
+    std::fs::write(
+        dir.path().join("orion.toml"),
+        toml::to_string(&config).unwrap(),
+    )
+    .unwrap();
+
+    // First life: killed right after the first step is committed and recorded.
+    let first = serve(
+        dir.path(),
+        &github,
+        Some("implement.after-step=return(60000)"),
+    );
+    let mut body: Value = serde_json::from_slice(
+        &std::fs::read(corpus().join("github-webhooks/issues/labeled.payload.json")).unwrap(),
+    )
+    .unwrap();
+    body["label"]["name"] = json!("orion");
+    body["issue"]["number"] = json!(n);
+    body["repository"]["full_name"] = json!(REPO);
+    body["repository"]["clone_url"] = json!(widgets.clone_url);
+    body["sender"]["login"] = json!("alice");
+    body["installation"] = json!({"id": installation});
+    let body = serde_json::to_vec(&body).unwrap();
+    let status = reqwest::Client::new()
+        .post(format!("{}/webhooks/github", first.base))
+        .header("X-GitHub-Event", "issues")
+        .header("X-GitHub-Delivery", "crash-1")
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            orion_bot::webhook::signature::github_header(SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    let db = dir.path().join("orion.db");
+    wait_until(Duration::from_secs(60), || async {
+        step_states(&db).await == [("colour".to_owned(), "done".to_owned())]
+    })
+    .await;
+    drop(first); // SIGKILL
+
+    // Second life: the lease expires, the job runs again and resumes at the second step.
+    let _second = serve(dir.path(), &github, None);
+    wait_until(Duration::from_secs(60), || async {
+        !github.pulls(REPO).is_empty()
+    })
+    .await;
+    wait_until(Duration::from_secs(30), || async {
+        github
+            .comments(REPO, n)
+            .first()
+            .is_some_and(|c| c.body.starts_with("### ✅ Done"))
+    })
+    .await;
+
+    assert_eq!(github.pulls(REPO).len(), 1);
+    assert_eq!(github.comments(REPO, n).len(), 1);
+    assert!(
+        model.misses().is_empty(),
+        "a step ran twice: {:?}",
+        model.misses()
+    );
+    assert_eq!(
+        model.requests("implement").len(),
+        4,
+        "two turns per step, each step once"
+    );
+    // Both steps are on the pushed branch, each its own commit.
+    let repo = git2::Repository::open_bare(&widgets.bare).unwrap();
+    let head = repo
+        .find_branch(&github.pulls(REPO)[0].head, git2::BranchType::Local)
+        .unwrap()
+        .get()
+        .peel_to_commit()
+        .unwrap();
+    let messages: Vec<String> = [head.clone(), head.parent(0).unwrap()]
+        .iter()
+        .map(|c| c.summary().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "feat(size): Make widgets big",
+            "feat(colour): Make widgets red"
+        ]
+    );
+}
