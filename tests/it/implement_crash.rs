@@ -2,9 +2,8 @@
 //! committed, restarted on the same database, and finishes the task from the next step: one PR,
 //! one status comment, the finished step not redone.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -16,20 +15,8 @@ use crate::support::{SECRET, corpus, wait_until};
 
 const REPO: &str = "octo/widgets";
 
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `orion serve` with `config` and the App's credentials, optionally with failpoints.
-fn serve(dir: &Path, github: &FakeGitHub, failpoints: Option<&str>) -> Served {
+fn serve(dir: &Path, github: &FakeGitHub, failpoints: Option<&str>) -> crate::process::Proc {
     let app = github.app_credentials();
     let keys = fake_model::keys();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orion"));
@@ -41,22 +28,11 @@ fn serve(dir: &Path, github: &FakeGitHub, failpoints: Option<&str>) -> Served {
         .env("ORION_GITHUB_APP_ID", app.app_id.to_string())
         .env("ORION_GITHUB_APP_PRIVATE_KEY", &app.private_key_pem)
         .env("OPENAI_API_KEY", keys("OPENAI_API_KEY").unwrap())
-        .env("RUST_LOG", "warn")
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .env("RUST_LOG", "warn");
     if let Some(f) = failpoints {
         cmd.env("FAILPOINTS", f);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("banner").unwrap();
-    let addr = first.rsplit("http://").next().unwrap().trim().to_owned();
-    std::thread::spawn(move || for _ in lines {});
-    Served {
-        child,
-        base: format!("http://{addr}"),
-    }
+    crate::process::serve(cmd)
 }
 
 async fn step_states(db: &Path) -> Vec<(String, String)> {

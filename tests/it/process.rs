@@ -13,9 +13,9 @@ use crate::support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_orion");
 
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Proc {
@@ -38,7 +38,7 @@ fn orion(dir: &Path) -> Command {
 }
 
 /// Starts `orion serve` and reads the address from the banner it prints.
-fn serve(mut cmd: Command) -> Proc {
+pub(crate) fn serve(mut cmd: Command) -> Proc {
     let mut child = cmd
         .arg("serve")
         .stdout(Stdio::piped())
