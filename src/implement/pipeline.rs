@@ -24,8 +24,8 @@ use super::config::ImplementConfig;
 use super::dag::{self, StepResult};
 use super::plan::{Plan, Step, StepTier, Triage};
 use super::prompts::{
-    CommentContext, FixContext, ImplementContext, IssueContext, PlanContext, Prompts, RepoContext,
-    ReviewContext, Role, TriageContext, override_paths,
+    CommentContext, FixContext, ImplementContext, IssueContext, PlanContext, Prompts,
+    RecoverContext, RepoContext, ReviewContext, Role, TriageContext, override_paths,
 };
 use super::report;
 use super::task::{StepRecord, Task, TaskState, Tasks, Update};
@@ -48,6 +48,8 @@ pub struct ImplementJob {
 }
 
 const WORKFLOWS: &str = ".github/workflows/";
+/// Plan revisions after failed steps before the task is blocked.
+const MAX_REPLANS: u32 = 1;
 /// Questions Orion asks about one issue before it gives up and asks for the issue to be edited.
 const MAX_QUESTIONS: usize = 3;
 
@@ -705,14 +707,88 @@ impl Run<'_> {
             return Ok(()); // stopped or shutting down: the loop decides which
         }
         if !report.all_done() {
+            let failures: Vec<String> = report
+                .failed
+                .iter()
+                .chain(&report.skipped)
+                .map(|(id, reason)| format!("step `{id}`: {reason}"))
+                .collect();
+            if self.task.replans < MAX_REPLANS {
+                return self.replan(&plan, &failures).await;
+            }
             let mut why = String::from("These plan steps could not be completed:\n\n");
-            for (id, reason) in report.failed.iter().chain(&report.skipped) {
-                why.push_str(&format!("- `{id}`: {reason}\n"));
+            for f in &failures {
+                why.push_str(&format!("- {f}\n"));
+            }
+            if self.task.replans > 0 {
+                why.push_str(&format!(
+                    "\nThe plan was already revised once after a failure; its root cause: {}\n",
+                    plan.summary.trim()
+                ));
             }
             why.push_str(&format!("\nThe finished steps are committed in Orion's worktree (branch `{}`, not pushed). A human should decide: clarify or split the issue, then re-add the `{}` label to start over.", self.workspace.branch(), self.cfg.trigger_label));
             return self.block(why).await;
         }
         self.advance(TaskState::Verifying, Update::default()).await
+    }
+
+    /// Steps failed: the strategic tier finds the root cause and revises the plan for the
+    /// work not done yet. Done steps whose ids the revision keeps stay done.
+    async fn replan(&mut self, plan: &Plan, failures: &[String]) -> Result<(), JobError> {
+        let rendered = self
+            .prompts
+            .render(
+                Role::Recover,
+                &RecoverContext {
+                    issue: &self.issue,
+                    repo: &self.repo,
+                    plan,
+                    failures,
+                    attempts: self.task.replans + 1,
+                },
+            )
+            .map_err(|e| JobError::Fatal(e.into()))?;
+        let mut req = rendered.into_request();
+        req.output = Some(OutputSchema {
+            name: "plan".into(),
+            schema: Plan::schema(),
+        });
+        let mut run = self.s.llm.task(self.spec(TaskKind::Recover, vec![]));
+        let revised = match run.run_json::<Plan>(&req, Plan::check).await {
+            Ok(p) => p,
+            Err(b) => return self.blocked_by_models(b).await,
+        };
+        tracing::info!(task = self.task.id, summary = %revised.summary, "plan revised after failures");
+        // Failed and skipped steps start afresh; done ones the revision keeps stay done.
+        let keep: Vec<StepRecord> = self
+            .tasks
+            .steps(self.task.id)
+            .await
+            .map_err(retry)?
+            .into_iter()
+            .filter(|r| r.state == "done" && revised.step(&r.step_id).is_some())
+            .collect();
+        self.tasks.clear_steps(self.task.id).await.map_err(retry)?;
+        for r in &keep {
+            self.tasks
+                .record_step(self.task.id, r)
+                .await
+                .map_err(retry)?;
+        }
+        let detail = format!(
+            "Revised the plan after a failure: {}",
+            revised.summary.trim()
+        );
+        self.advance(
+            TaskState::Executing,
+            Update {
+                plan: Some(&revised),
+                replans: Some(self.task.replans + 1),
+                detail: Some(Some(&detail)),
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     async fn run_plan_step(&self, plan: &Plan, step: Step) -> StepResult {

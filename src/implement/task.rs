@@ -94,6 +94,8 @@ pub struct Task {
     pub pr_url: Option<String>,
     pub rounds: u32,
     pub review_rounds: u32,
+    /// Plan revisions after failed steps.
+    pub replans: u32,
     /// The last test run's verdict and output (markdown), for the PR body.
     pub tests: Option<String>,
     /// Workflow files the agents changed that were not pushed.
@@ -137,7 +139,7 @@ pub struct Tasks {
 }
 
 const COLUMNS: &str = "id, repo, issue, installation, state, requested_by, title, triage, plan, \
-                       branch, pr_number, pr_url, rounds, review_rounds, tests, withheld, detail, \
+                       branch, pr_number, pr_url, rounds, review_rounds, replans, tests, withheld, detail, \
                        cancel_requested";
 
 fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
@@ -166,6 +168,7 @@ fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
         pr_url: row.get("pr_url"),
         rounds: row.get::<i64, _>("rounds") as u32,
         review_rounds: row.get::<i64, _>("review_rounds") as u32,
+        replans: row.get::<i64, _>("replans") as u32,
         tests: row.get("tests"),
         withheld: row
             .get::<Option<String>, _>("withheld")
@@ -185,6 +188,7 @@ pub struct Update<'a> {
     pub pr: Option<(u64, &'a str)>,
     pub rounds: Option<u32>,
     pub review_rounds: Option<u32>,
+    pub replans: Option<u32>,
     pub tests: Option<&'a str>,
     pub withheld: Option<&'a [String]>,
     /// `Some(None)` clears it.
@@ -302,7 +306,8 @@ impl Tasks {
                  finished_at = CASE WHEN $12 THEN $11 ELSE finished_at END,
                  review_rounds = COALESCE($13, review_rounds),
                  tests = COALESCE($14, tests),
-                 withheld = COALESCE($15, withheld)
+                 withheld = COALESCE($15, withheld),
+                 replans = COALESCE($16, replans)
              WHERE id = $1 AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')
              RETURNING {COLUMNS}"
         ))
@@ -329,6 +334,7 @@ impl Tasks {
         .bind(update.review_rounds.map(i64::from))
         .bind(update.tests)
         .bind(update.withheld.map(|w| w.join("\n")))
+        .bind(update.replans.map(i64::from))
         .fetch_optional(&mut *tx)
         .await
         .with_context(|| format!("while moving task {id} to {state}"))?;

@@ -164,6 +164,15 @@ impl World {
         .await;
     }
 
+    /// alice labels issue `n`; the pull request once open, its branch checked to make widgets red.
+    async fn red_pull(&self, n: u64) -> crate::fake_github::PullView {
+        self.label(n, "orion", "alice").await;
+        self.wait_for_pull().await;
+        let pr = self.github.pulls(REPO).remove(0);
+        assert_eq!(self.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+        pr
+    }
+
     /// Whether the pushed branch has `path`.
     fn pushed_has(&self, branch: &str, path: &str) -> bool {
         self.pushed(branch, path).is_some()
@@ -488,11 +497,7 @@ async fn a_step_the_cheap_model_fails_escalates_to_the_strong_one() {
         ],
     );
     w.model.script("review", [review_clean()]);
-    w.label(n, "orion", "alice").await;
-    w.wait_for_pull().await;
-
-    let pr = &w.github.pulls(REPO)[0];
-    assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+    let pr = &w.red_pull(n).await;
     let body = pr.body.as_deref().unwrap();
     assert!(
         body.contains("(strong)"),
@@ -517,13 +522,26 @@ async fn when_every_model_fails_the_task_is_blocked_with_the_label_and_the_reaso
         .issue(REPO, "alice", "Widgets should be red", "Make them red.");
     w.model.script("triage", [triage_clear()]);
     w.model.script("plan", [plan_one_step()]);
-    // No model ever finishes: each stops talking without calling finish.
+    // No model ever finishes: each stops talking without calling finish. The strategic tier's
+    // revised plan fails the same way, and then the task stops for a human.
     w.model
         .fallback("implement", Answer::text("I am not sure what to do."));
+    w.model.script(
+        "recover",
+        [Answer::json(json!({
+            "summary": "Root cause: the agents never confirmed the colour. Retry with an explicit value.",
+            "steps": [{"id": "colour", "goal": "Write red to src/colour.txt", "files": ["src/colour.txt"],
+                       "depends_on": [], "tier": "strategic", "verify": "cat src/colour.txt"}]
+        }))],
+    );
     w.label(n, "orion", "alice").await;
     let status = w.wait_for_status(n, "### ⛔ Blocked").await;
     assert!(status.contains("`colour`"), "{status}");
     assert!(status.contains("A human should decide"), "{status}");
+    assert!(
+        status.contains("Root cause: the agents never confirmed"),
+        "{status}"
+    );
     assert!(
         w.github
             .labels(REPO, n)
@@ -655,4 +673,47 @@ async fn only_writers_can_command_orion_and_a_second_trigger_starts_nothing() {
         .filter(|j| j.kind == "implement")
         .count();
     assert_eq!(implement_jobs, 1);
+}
+
+#[tokio::test]
+async fn failed_steps_get_a_root_cause_and_a_revised_plan_that_succeeds() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    // Both models fail the first plan's step (they never call finish)...
+    let lost = Answer::text("I cannot find where the colour is set.");
+    w.model.script(
+        "implement",
+        [lost.clone(), lost.clone(), lost.clone(), lost],
+    );
+    // ...the strategic tier finds why and revises the plan...
+    w.model.script(
+        "recover",
+        [Answer::json(json!({
+            "summary": "Root cause: the step did not say which file holds the colour.",
+            "steps": [{"id": "colour-file", "goal": "Write red to src/colour.txt",
+                       "files": ["src/colour.txt"], "depends_on": [], "tier": "tactical",
+                       "verify": "grep -qx red src/colour.txt"}]
+        }))],
+    );
+    // ...and the revised step succeeds.
+    w.model.script(
+        "implement",
+        [
+            write("src/colour.txt", "red\n"),
+            finish("red, in src/colour.txt"),
+        ],
+    );
+    w.model.script("review", [review_clean()]);
+    let pr = &w.red_pull(n).await;
+    let body = pr.body.as_deref().unwrap();
+    assert!(
+        body.contains("Root cause: the step did not say which file"),
+        "{body}"
+    );
+    assert!(body.contains("- [x] `colour-file`"), "{body}");
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
 }
