@@ -79,6 +79,47 @@ pub struct Services {
     pub config: Arc<Config>,
 }
 
+impl Services {
+    /// The services jobs run with, for `orion serve` and for foreground commands
+    /// (`orion implement`).
+    pub fn build(
+        config: &Config,
+        secrets: &Secrets,
+        store: Store,
+        llm: Llm,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let workspaces = Workspaces::new(config.git.clone())?;
+        let github = match GitHubCredentials::resolve(&secrets.github)
+            .map_err(|p| anyhow::anyhow!("GitHub credentials: {p}"))?
+        {
+            Some(credentials) => Some(GitHub::new(&config.github, &credentials)?),
+            None => {
+                tracing::warn!(
+                    "no GitHub credentials (ORION_GITHUB_APP_ID + ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN): Orion will not act on GitHub"
+                );
+                None
+            }
+        };
+        Ok(Self {
+            llm,
+            store: store.clone(),
+            metrics,
+            github,
+            journal: Journal::new(store.clone()),
+            workspaces: workspaces.clone(),
+            sandbox: Sandbox::new(sandbox_config(config, &workspaces)),
+            jobs: JobSink {
+                queue: Queue::new(store),
+                wake,
+                max_attempts: config.queue.max_attempts,
+            },
+            config: Arc::new(config.clone()),
+        })
+    }
+}
+
 /// Enqueues jobs from inside handlers and wakes the workers for them.
 #[derive(Clone, Debug)]
 pub struct JobSink {
@@ -205,7 +246,7 @@ impl Orion {
                     true,
                 )
             } else {
-                (secrets.github_webhook, None, false)
+                (secrets.github_webhook.clone(), None, false)
             };
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
@@ -223,33 +264,14 @@ impl Orion {
         )
         .await?
         .with_metrics(metrics.clone());
-        let workspaces = Workspaces::new(config.git.clone())?;
-        let github = match GitHubCredentials::resolve(&secrets.github)
-            .map_err(|p| anyhow::anyhow!("GitHub credentials: {p}"))?
-        {
-            Some(credentials) => Some(GitHub::new(&config.github, &credentials)?),
-            None => {
-                tracing::warn!(
-                    "no GitHub credentials (ORION_GITHUB_APP_ID + ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN): Orion will not act on GitHub"
-                );
-                None
-            }
-        };
-        let services = Services {
-            llm: llm.clone(),
-            store: store.clone(),
-            metrics: metrics.clone(),
-            github,
-            journal: Journal::new(store.clone()),
-            workspaces: workspaces.clone(),
-            sandbox: Sandbox::new(sandbox_config(&config, &workspaces)),
-            jobs: JobSink {
-                queue: Queue::new(store.clone()),
-                wake: wake.clone(),
-                max_attempts: config.queue.max_attempts,
-            },
-            config: Arc::new(config.clone()),
-        };
+        let services = Services::build(
+            &config,
+            &secrets,
+            store.clone(),
+            llm.clone(),
+            metrics.clone(),
+            wake.clone(),
+        )?;
         let registry = registry(&services);
         let ingest = Ingest::start(store.clone(), wake.clone());
         let state = AppState(Arc::new(Inner {

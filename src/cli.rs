@@ -48,6 +48,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Implement an issue in the foreground, with live progress: OWNER/REPO#N
+    Implement {
+        /// The issue, as OWNER/REPO#N
+        target: String,
+    },
     /// What model calls cost, from the spend ledger
     Spend {
         /// Group by
@@ -109,6 +114,7 @@ pub fn main() -> ExitCode {
             }
             Command::Status { json } => status(&loaded.config, json).await,
             Command::Replay(args) => replay(&loaded.config, args).await,
+            Command::Implement { target } => implement(loaded, &target).await,
             Command::Check => unreachable!("handled above"),
         }
     });
@@ -150,6 +156,117 @@ async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
     orion.shutdown().await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `orion implement OWNER/REPO#N`: the same task a label starts, run here with its progress
+/// printed as it goes. Ctrl-C stops it at the next step boundary; a later run (or `orion serve`)
+/// resumes it.
+async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
+    let _failpoints = fail::FailScenario::setup();
+    let (repo, number) = target
+        .rsplit_once('#')
+        .and_then(|(r, n)| Some((r, n.parse::<u64>().ok()?)))
+        .filter(|(r, _)| r.split('/').count() == 2)
+        .with_context(|| format!("{target:?} is not OWNER/REPO#NUMBER"))?;
+    let repo = crate::event::RepoName(repo.to_owned());
+    let issue = crate::event::IssueNumber(number);
+    let config = loaded.config;
+    let secrets = Secrets::from_env();
+    let settings = crate::llm::LlmSettings::from_config(&config);
+    let missing = settings.missing_keys(&|name| secrets.model_keys.get(name));
+    if !missing.is_empty() {
+        bail!("{}", config::Problems(missing));
+    }
+    let store = Store::open(&config.store, OpenMode::CreateIfMissing).await?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let llm = crate::llm::Llm::new(
+        store.clone(),
+        settings,
+        secrets.model_keys.0.clone(),
+        vec![],
+    )
+    .await?
+    .with_metrics(metrics.clone());
+    let services = crate::app::Services::build(
+        &config,
+        &secrets,
+        store.clone(),
+        llm,
+        metrics,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    )?;
+    let github = services
+        .github
+        .clone()
+        .context("no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN")?;
+    let installation = github.installation_for(&repo).await?;
+    let found = github.repo(installation, &repo)?.issue(issue).await?;
+    let me = github.identity().await?.login.clone();
+    let tasks = crate::implement::task::Tasks::new(store.clone());
+    let task = match tasks
+        .start(&repo, issue, installation, &me, &found.title)
+        .await?
+    {
+        crate::implement::task::Started::New(t) => t,
+        crate::implement::task::Started::AlreadyRunning(t) => {
+            println!("resuming task {} ({})", t.id, t.state);
+            t
+        }
+    };
+    println!("task {}: {repo}{issue} {:?}", task.id, found.title);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let progress = {
+        let (tasks, cancel) = (tasks.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let mut shown = String::new();
+            loop {
+                if let Ok(t) = tasks.get(task.id).await {
+                    let steps = tasks.steps(task.id).await.unwrap_or_default();
+                    let line = format!(
+                        "{}{}",
+                        t.state,
+                        steps
+                            .iter()
+                            .map(|s| format!(" [{} {}]", s.step_id, s.state))
+                            .collect::<String>()
+                    );
+                    if line != shown {
+                        println!("  {line}");
+                        shown = line;
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        })
+    };
+    let signal = shutdown_signal()?;
+    let run = crate::implement::pipeline::run(&services, task.id, &cancel, true);
+    let result = tokio::select! {
+        r = run => r,
+        _ = signal => {
+            println!("stopping at the next step boundary…");
+            Err(crate::queue::JobError::Retry(anyhow::anyhow!("interrupted")))
+        }
+    };
+    cancel.cancel();
+    let _ = progress.await;
+    let task = tasks.get(task.id).await?;
+    match (&result, task.state) {
+        (Ok(()), crate::implement::task::TaskState::Done) => {
+            println!("done: {}", task.pr_url.as_deref().unwrap_or("(no PR link)"));
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            println!("{}: {}", task.state, task.detail.as_deref().unwrap_or(""));
+            if let Err(e) = result {
+                eprintln!("orion: {e:?}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// What a user needs next, printed once to stdout (not to the log, which may be shipped elsewhere).

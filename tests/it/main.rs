@@ -7,7 +7,7 @@ mod fake_model;
 mod forge;
 mod git;
 mod implement;
-mod implement_crash;
+mod implement_process;
 mod llm_providers;
 mod llm_routing;
 mod process;

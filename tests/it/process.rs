@@ -58,20 +58,7 @@ pub(crate) fn serve(mut cmd: Command) -> Proc {
 
 async fn deliver(base: &str, delivery: &str) -> u16 {
     let body = std::fs::read(corpus().join("github-webhooks/issues/labeled.payload.json")).unwrap();
-    reqwest::Client::new()
-        .post(format!("{base}/webhooks/github"))
-        .header("X-GitHub-Event", "issues")
-        .header("X-GitHub-Delivery", delivery)
-        .header(
-            "X-Hub-Signature-256",
-            orion_bot::webhook::signature::github_header(SECRET, &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    post_github(base, "issues", delivery, body).await
 }
 
 async fn db(dir: &Path) -> sqlx::SqlitePool {

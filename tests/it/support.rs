@@ -236,3 +236,22 @@ pub fn linear_body(path: &Path, timestamp_ms: i64) -> Vec<u8> {
     value["webhookTimestamp"] = timestamp_ms.into();
     serde_json::to_vec(&value).unwrap()
 }
+
+/// Posts `body` to a running Orion at `base` as GitHub would: event, delivery id, signature.
+pub async fn post_github(base: &str, event: &str, delivery: &str, body: Vec<u8>) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/github"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", delivery)
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            signature::github_header(SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("request reaches orion")
+        .status()
+        .as_u16()
+}

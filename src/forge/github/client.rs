@@ -234,6 +234,29 @@ impl GitHub {
             .await
     }
 
+    /// The installation that reaches `repo` (an App), or `None` (a token needs none).
+    pub async fn installation_for(
+        &self,
+        repo: &RepoName,
+    ) -> Result<Option<InstallationId>, ForgeError> {
+        if matches!(self.inner.mode, Mode::Token { .. }) {
+            return Ok(None);
+        }
+        let wanted = repo.as_str().to_ascii_lowercase();
+        self.installations()
+            .await?
+            .into_iter()
+            .find(|i| {
+                i.repositories
+                    .iter()
+                    .any(|r| r.as_str().to_ascii_lowercase() == wanted)
+            })
+            .map(|i| Some(i.id))
+            .ok_or_else(|| ForgeError::NotFound {
+                what: format!("an installation of the GitHub App on {repo}"),
+            })
+    }
+
     /// The App's installations and what each can reach; for a token, its user's view as one
     /// pseudo-installation. `orion check` prints this.
     pub async fn installations(&self) -> Result<Vec<InstallationInfo>, ForgeError> {

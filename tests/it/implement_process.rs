@@ -1,6 +1,7 @@
-//! `kill -9` in the middle of a task: a real `orion serve` is killed right after a plan step was
-//! committed, restarted on the same database, and finishes the task from the next step: one PR,
-//! one status comment, the finished step not redone.
+//! The implement pipeline in a real `orion` process: `kill -9` in the middle of a task (killed
+//! right after a plan step was committed, restarted on the same database, it finishes from the
+//! next step: one PR, one status comment, the finished step not redone), and `orion implement`
+//! in the foreground.
 
 use std::path::Path;
 use std::process::Command;
@@ -52,8 +53,17 @@ async fn step_states(db: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_one_comment() {
+/// The fakes, a two-step task scripted (colour, then size) and a config file in `dir`.
+struct Setup {
+    github: FakeGitHub,
+    widgets: crate::fake_github::RepoHandle,
+    installation: u64,
+    n: u64,
+    model: FakeModel,
+    dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
     let github = FakeGitHub::start().await;
     let widgets = github
         .repo(REPO)
@@ -129,7 +139,26 @@ async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_on
         toml::to_string(&config).unwrap(),
     )
     .unwrap();
+    Setup {
+        github,
+        widgets,
+        installation,
+        n,
+        model,
+        dir,
+    }
+}
 
+#[tokio::test]
+async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_one_comment() {
+    let Setup {
+        github,
+        widgets,
+        installation,
+        n,
+        model,
+        dir,
+    } = setup().await;
     // First life: killed right after the first step is committed and recorded.
     let first = serve(
         dir.path(),
@@ -147,20 +176,7 @@ async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_on
     body["sender"]["login"] = json!("alice");
     body["installation"] = json!({"id": installation});
     let body = serde_json::to_vec(&body).unwrap();
-    let status = reqwest::Client::new()
-        .post(format!("{}/webhooks/github", first.base))
-        .header("X-GitHub-Event", "issues")
-        .header("X-GitHub-Delivery", "crash-1")
-        .header("Content-Type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            orion_bot::webhook::signature::github_header(SECRET, &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = crate::support::post_github(&first.base, "issues", "crash-1", body).await;
     assert_eq!(status, 202);
     let db = dir.path().join("orion.db");
     wait_until(Duration::from_secs(60), || async {
@@ -214,4 +230,46 @@ async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_on
             "feat(colour): Make widgets red"
         ]
     );
+}
+
+#[tokio::test]
+async fn orion_implement_runs_an_issue_in_the_foreground_and_prints_its_progress() {
+    let Setup {
+        github,
+        n,
+        model,
+        dir,
+        ..
+    } = setup().await;
+    let app = github.app_credentials();
+    let keys = fake_model::keys();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orion"))
+        .args(["implement", &format!("{REPO}#{n}")])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORION_CONFIG", dir.path().join("orion.toml"))
+        .env("ORION_GITHUB_APP_ID", app.app_id.to_string())
+        .env("ORION_GITHUB_APP_PRIVATE_KEY", &app.private_key_pem)
+        .env("OPENAI_API_KEY", keys("OPENAI_API_KEY").unwrap())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Progress lines are samples of the task's state (an instant model outruns them), so only
+    // the first and the last are certain.
+    for expected in [
+        "task 1: octo/widgets#1 \"Big red widgets\"",
+        "\n  queued",
+        "done: https://github.com/octo/widgets/pull/",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
+    }
+    assert_eq!(github.pulls(REPO).len(), 1);
+    assert!(model.misses().is_empty(), "{:?}", model.misses());
 }
