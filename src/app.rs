@@ -77,6 +77,8 @@ pub struct Services {
     /// Lets a handler enqueue follow-up jobs (an event starting a task).
     pub jobs: JobSink,
     pub config: Arc<Config>,
+    /// Set by `orion implement --dry-run`: GitHub writes are described here, not made.
+    pub dry_run: Option<crate::forge::github::DryRun>,
 }
 
 impl Services {
@@ -116,6 +118,7 @@ impl Services {
                 max_attempts: config.queue.max_attempts,
             },
             config: Arc::new(config.clone()),
+            dry_run: None,
         })
     }
 }

@@ -52,6 +52,10 @@ enum Command {
     Implement {
         /// The issue, as OWNER/REPO#N
         target: String,
+        /// Print every comment, label, push and pull request instead of making it (models are
+        /// still called and paid; the work happens in a temporary checkout)
+        #[arg(long)]
+        dry_run: bool,
     },
     /// What model calls cost, from the spend ledger
     Spend {
@@ -114,7 +118,7 @@ pub fn main() -> ExitCode {
             }
             Command::Status { json } => status(&loaded.config, json).await,
             Command::Replay(args) => replay(&loaded.config, args).await,
-            Command::Implement { target } => implement(loaded, &target).await,
+            Command::Implement { target, dry_run } => implement(loaded, &target, dry_run).await,
             Command::Check => unreachable!("handled above"),
         }
     });
@@ -161,7 +165,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
 /// `orion implement OWNER/REPO#N`: the same task a label starts, run here with its progress
 /// printed as it goes. Ctrl-C stops it at the next step boundary; a later run (or `orion serve`)
 /// resumes it.
-async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
+async fn implement(loaded: Loaded, target: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
     let _failpoints = fail::FailScenario::setup();
     let (repo, number) = target
         .rsplit_once('#')
@@ -170,7 +174,12 @@ async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{target:?} is not OWNER/REPO#NUMBER"))?;
     let repo = crate::event::RepoName(repo.to_owned());
     let issue = crate::event::IssueNumber(number);
-    let config = loaded.config;
+    let mut config = loaded.config;
+    // A dry run works in a checkout of its own, so its commits never meet a real task's.
+    let scratch = if dry_run { Some(tempfile_dir()?) } else { None };
+    if let Some(dir) = &scratch {
+        config.git.workdir = dir.clone();
+    }
     let secrets = Secrets::from_env();
     let settings = crate::llm::LlmSettings::from_config(&config);
     let missing = settings.missing_keys(&|name| secrets.model_keys.get(name));
@@ -195,6 +204,12 @@ async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
         metrics,
         std::sync::Arc::new(tokio::sync::Notify::new()),
     )?;
+    let mut services = services;
+    if dry_run {
+        services.dry_run = Some(crate::forge::github::DryRun(std::sync::Arc::new(|what| {
+            println!("[dry run] {what}")
+        })));
+    }
     let github = services
         .github
         .clone()
@@ -208,6 +223,13 @@ async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
         .await?
     {
         crate::implement::task::Started::New(t) => t,
+        crate::implement::task::Started::AlreadyRunning(t) if dry_run => {
+            bail!(
+                "task {} for {repo}{issue} is running ({}); a dry run needs the issue free",
+                t.id,
+                t.state
+            )
+        }
         crate::implement::task::Started::AlreadyRunning(t) => {
             println!("resuming task {} ({})", t.id, t.state);
             t
@@ -253,6 +275,18 @@ async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
     };
     cancel.cancel();
     let _ = progress.await;
+    if dry_run {
+        tasks.end_dry_run(task.id).await?;
+        if let Some(dir) = &scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        println!("dry run over: nothing was written to GitHub");
+        return Ok(if result.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let task = tasks.get(task.id).await?;
     match (&result, task.state) {
         (Ok(()), crate::implement::task::TaskState::Done) => {
@@ -267,6 +301,13 @@ async fn implement(loaded: Loaded, target: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("orion-dry-run-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("while creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// What a user needs next, printed once to stdout (not to the log, which may be shipped elsewhere).

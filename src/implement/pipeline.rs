@@ -185,7 +185,10 @@ async fn run_claimed(
         ))
     })?;
     let repo = github.repo(task.installation, &task.repo).map_err(forge)?;
-    let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    let mut effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    if let Some(print) = &s.dry_run {
+        effects = effects.dry_run(print.clone());
+    }
     let cfg = &s.config.implement;
 
     let info = repo.get().await.map_err(forge)?;
@@ -416,7 +419,6 @@ impl Run<'_> {
     async fn block(&mut self, why: String) -> Result<(), JobError> {
         tracing::warn!(task = self.task.id, %why, "task blocked");
         self.effects
-            .repo()
             .add_labels(self.task.issue, &[self.cfg.blocked_label.as_str()])
             .await
             .map_err(forge)?;
@@ -1141,7 +1143,15 @@ impl Run<'_> {
             }
             return self.block(why).await;
         }
-        self.workspace.push(&self.creds).await.map_err(retry)?;
+        if let Some(print) = &self.s.dry_run {
+            print.say(&format!(
+                "would push branch {} to {}",
+                self.workspace.branch(),
+                self.task.repo
+            ));
+        } else {
+            self.workspace.push(&self.creds).await.map_err(retry)?;
+        }
         let steps = self.tasks.steps(self.task.id).await.map_err(retry)?;
         let spend = report::spend(&self.s.store, &format!("task:{}", self.task.id))
             .await

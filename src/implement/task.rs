@@ -345,6 +345,23 @@ impl Tasks {
         decode(&row)
     }
 
+    /// Ends a dry run's task as cancelled whatever state it reached, so it never counts as work
+    /// done (it opened no pull request) and the issue can be started for real.
+    pub async fn end_dry_run(&self, id: i64) -> anyhow::Result<()> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query(
+            "UPDATE tasks SET state = 'cancelled', detail = 'dry run: nothing was written to GitHub',
+                 pr_number = NULL, pr_url = NULL, updated_at = $2, finished_at = $2
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Asks a running task to stop; the pipeline checks between steps.
     pub async fn request_cancel(&self, id: i64) -> anyhow::Result<()> {
         let mut tx = self.store.begin_write().await?;

@@ -241,20 +241,7 @@ async fn orion_implement_runs_an_issue_in_the_foreground_and_prints_its_progress
         dir,
         ..
     } = setup().await;
-    let app = github.app_credentials();
-    let keys = fake_model::keys();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orion"))
-        .args(["implement", &format!("{REPO}#{n}")])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ORION_CONFIG", dir.path().join("orion.toml"))
-        .env("ORION_GITHUB_APP_ID", app.app_id.to_string())
-        .env("ORION_GITHUB_APP_PRIVATE_KEY", &app.private_key_pem)
-        .env("OPENAI_API_KEY", keys("OPENAI_API_KEY").unwrap())
-        .output()
-        .await
-        .unwrap();
+    let out = orion_implement(&github, dir.path(), &[&format!("{REPO}#{n}")]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -272,4 +259,61 @@ async fn orion_implement_runs_an_issue_in_the_foreground_and_prints_its_progress
     }
     assert_eq!(github.pulls(REPO).len(), 1);
     assert!(model.misses().is_empty(), "{:?}", model.misses());
+}
+
+#[tokio::test]
+async fn orion_implement_dry_run_prints_every_write_and_makes_none() {
+    let Setup {
+        github,
+        n,
+        model,
+        dir,
+        ..
+    } = setup().await;
+    let out = orion_implement(&github, dir.path(), &[&format!("{REPO}#{n}"), "--dry-run"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "[dry run] would post or edit the status comment on #1",
+        "[dry run] would push branch orion/1-big-red-widgets to octo/widgets",
+        "[dry run] would open a pull request from orion/1-big-red-widgets into main",
+        "Fixes #1",
+        "dry run over: nothing was written to GitHub",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
+    }
+    // GitHub saw reads and the token mint, nothing else.
+    let writes: Vec<String> = github
+        .writes()
+        .into_iter()
+        .filter(|w| !w.path.ends_with("/access_tokens"))
+        .map(|w| format!("{} {}", w.method, w.path))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(github.comments(REPO, n).is_empty());
+    assert!(github.pulls(REPO).is_empty());
+    assert!(model.misses().is_empty(), "{:?}", model.misses());
+}
+
+/// Runs `orion implement ARGS` with the App's credentials and the config in `dir`.
+async fn orion_implement(github: &FakeGitHub, dir: &Path, args: &[&str]) -> std::process::Output {
+    let app = github.app_credentials();
+    let keys = fake_model::keys();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_orion"))
+        .arg("implement")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORION_CONFIG", dir.join("orion.toml"))
+        .env("ORION_GITHUB_APP_ID", app.app_id.to_string())
+        .env("ORION_GITHUB_APP_PRIVATE_KEY", &app.private_key_pem)
+        .env("OPENAI_API_KEY", keys("OPENAI_API_KEY").unwrap())
+        .output()
+        .await
+        .unwrap()
 }

@@ -38,6 +38,24 @@ pub struct Effects {
     github: GitHub,
     repo: Repo,
     journal: Journal,
+    /// Dry run: every write is described to this instead of made (`orion implement --dry-run`).
+    dry_run: Option<DryRun>,
+}
+
+/// Where a dry run's would-be writes go, one description each.
+#[derive(Clone)]
+pub struct DryRun(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl DryRun {
+    pub fn say(&self, what: &str) {
+        (self.0)(what)
+    }
+}
+
+impl std::fmt::Debug for DryRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DryRun")
+    }
 }
 
 /// What [`Effects::once`] did.
@@ -54,9 +72,40 @@ impl Effects {
             github,
             repo,
             journal,
+            dry_run: None,
         }
     }
 
+    /// Describes writes to `print` instead of making them: nothing is written to GitHub or to
+    /// the journal.
+    pub fn dry_run(mut self, print: DryRun) -> Self {
+        self.dry_run = Some(print);
+        self
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run.is_some()
+    }
+
+    /// In a dry run, describes the write and answers as if it had been made.
+    fn pretend(&self, what: impl FnOnce() -> String) -> Option<Outcome> {
+        self.dry_run.as_ref()?.say(&what());
+        Some(Outcome {
+            effect: EffectRef { id: 0, url: None },
+            created: true,
+        })
+    }
+
+    /// Adds labels, or describes it in a dry run.
+    pub async fn add_labels(&self, issue: IssueNumber, labels: &[&str]) -> Result<(), ForgeError> {
+        if self
+            .pretend(|| format!("would label {issue} with {labels:?}"))
+            .is_some()
+        {
+            return Ok(());
+        }
+        self.repo.add_labels(issue, labels).await.map(drop)
+    }
     /// The repository, for plain reads and the writes that are safe to repeat.
     pub fn repo(&self) -> &Repo {
         &self.repo
@@ -198,6 +247,9 @@ impl Effects {
         issue: IssueNumber,
         body: &str,
     ) -> Result<Outcome, ForgeError> {
+        if let Some(o) = self.pretend(|| format!("would comment on {issue} ({key}):\n{body}")) {
+            return Ok(o);
+        }
         let text = &with_marker(body, key);
         self.once(
             key,
@@ -222,6 +274,11 @@ impl Effects {
         issue: IssueNumber,
         body: &str,
     ) -> Result<EffectRef, ForgeError> {
+        if let Some(o) = self.pretend(|| {
+            format!("would post or edit the status comment on {issue} ({key}):\n{body}")
+        }) {
+            return Ok(o.effect);
+        }
         let text = with_marker(body, key);
         for _ in 0..2 {
             let outcome = self.comment_once(key, issue, body).await?;
@@ -256,6 +313,18 @@ impl Effects {
         key: &str,
         pull: &NewPullRequest,
     ) -> Result<Outcome, ForgeError> {
+        if let Some(o) = self.pretend(|| {
+            format!(
+                "would open a {}pull request from {} into {} ({key}): {}\n{}",
+                if pull.draft { "draft " } else { "" },
+                pull.head,
+                pull.base,
+                pull.title,
+                pull.body
+            )
+        }) {
+            return Ok(o);
+        }
         let to_ref = |p: &PullRequest| EffectRef {
             id: p.number,
             url: p.html_url.as_ref().map(|u| u.to_string()),
@@ -278,6 +347,14 @@ impl Effects {
     /// Creates the check run once (its `external_id` is set to `key`); progress then goes
     /// through [`Repo::update_check_run`] with the returned id.
     pub async fn check_run(&self, key: &str, run: &NewCheckRun) -> Result<Outcome, ForgeError> {
+        if let Some(o) = self.pretend(|| {
+            format!(
+                "would create check run {:?} on {} ({key})",
+                run.name, run.head_sha
+            )
+        }) {
+            return Ok(o);
+        }
         let run = &NewCheckRun {
             external_id: Some(key.to_owned()),
             ..run.clone()
@@ -313,6 +390,16 @@ impl Effects {
         pull: IssueNumber,
         review: &NewReview,
     ) -> Result<Outcome, ForgeError> {
+        if let Some(o) = self.pretend(|| {
+            format!(
+                "would review {pull} ({key}, {:?}, {} inline comments):\n{}",
+                review.event,
+                review.comments.len(),
+                review.body
+            )
+        }) {
+            return Ok(o);
+        }
         let review = &NewReview {
             body: with_marker(&review.body, key),
             ..review.clone()
@@ -356,6 +443,11 @@ impl Effects {
         comment_id: u64,
         body: &str,
     ) -> Result<Outcome, ForgeError> {
+        if let Some(o) = self
+            .pretend(|| format!("would reply in thread {comment_id} of {pull} ({key}):\n{body}"))
+        {
+            return Ok(o);
+        }
         let text = &with_marker(body, key);
         let mark = &marker(key);
         self.once(

@@ -16,7 +16,7 @@ pub use config::{API_URL_ENV, GitHubConfig};
 pub use credentials::{
     APP_ID_ENV, APP_PRIVATE_KEY_ENV, GitHubCredentials, GitHubSecrets, TOKEN_ENV,
 };
-pub use effects::{Effects, Outcome, marker, with_marker};
+pub use effects::{DryRun, Effects, Outcome, marker, with_marker};
 pub use error::ForgeError;
 pub use repo::{
     CheckConclusion, CheckOutput, CheckRunSummary, CheckRunUpdate, CheckStatus, INSTRUCTION_FILES,
