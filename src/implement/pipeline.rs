@@ -543,6 +543,26 @@ impl Run<'_> {
             .await?;
             return Ok(false);
         }
+        // The labels triage suggests, where the repository has them: Orion never invents labels.
+        if !triage.labels.is_empty() {
+            let existing = self.effects.repo().repo_labels().await.map_err(forge)?;
+            let chosen: Vec<&str> = existing
+                .iter()
+                .filter(|l| {
+                    triage
+                        .labels
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(&l.name))
+                })
+                .map(|l| l.name.as_str())
+                .collect();
+            if !chosen.is_empty() {
+                self.effects
+                    .add_labels(self.task.issue, &chosen)
+                    .await
+                    .map_err(forge)?;
+            }
+        }
         self.advance(
             TaskState::Planning,
             Update {

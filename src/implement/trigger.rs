@@ -145,7 +145,10 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             else {
                 return Ok(());
             };
-            if task.state != TaskState::AwaitingInput {
+            // Triaging too: the question is visible a moment before the task records that it
+            // waits, and an answer in that moment must not be lost. The run it enqueues waits
+            // for the current one and triages again with the answer.
+            if !matches!(task.state, TaskState::AwaitingInput | TaskState::Triaging) {
                 return Ok(());
             }
             let permission = gh_repo.permission(&by.login).await.map_err(forge)?;

@@ -45,6 +45,7 @@ impl World {
             .create();
         let installation = github.install("octo", &[REPO]);
         github.grant(REPO, "alice", "write");
+        github.create_label(REPO, "bug", "d73a4a");
         let model = FakeModel::start().await;
         let settings = fake_model::settings(&model);
         let app_creds = github.app_credentials();
@@ -209,7 +210,7 @@ impl World {
 fn triage_clear() -> Answer {
     Answer::json(json!({
         "kind": "bug", "complexity": "simple", "risky": false,
-        "likely_files": ["src/colour.txt"], "labels": [], "clear": true, "question": null,
+        "likely_files": ["src/colour.txt"], "labels": ["Bug", "made-up"], "clear": true, "question": null,
         "reasoning": "one file, clear expectation"
     }))
 }
@@ -285,6 +286,9 @@ async fn labelling_an_issue_gets_a_pull_request_with_the_change_plan_tests_and_c
     .await;
     let comments = w.github.comments(REPO, n);
     assert_eq!(comments.len(), 1, "{comments:?}");
+    // Triage's labels, where the repository has them: `bug` yes, the made-up one no. (The
+    // trigger label came with the test's webhook, not through the fake's API.)
+    assert_eq!(w.github.labels(REPO, n), ["bug"]);
     assert!(
         comments[0]
             .body

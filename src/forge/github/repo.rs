@@ -259,6 +259,14 @@ impl Repo {
             .await
     }
 
+    /// The repository's labels (what an issue may be labelled with without inventing one).
+    pub async fn repo_labels(&self) -> Result<Vec<Label>, ForgeError> {
+        let path = format!("{}/labels", self.root);
+        self.api
+            .list(&path, &self.what("listing the repository's labels"))
+            .await
+    }
+
     /// A file's text at `reference` (a branch, tag or sha; the default branch when `None`), or
     /// `None` when there is no such file.
     pub async fn file(

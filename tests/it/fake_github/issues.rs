@@ -235,6 +235,23 @@ pub(super) async fn list_labels(
     paginate_array(&model.api, &uri, items)
 }
 
+/// `GET /repos/{o}/{r}/labels`: the repository's labels.
+pub(super) async fn list_repo_labels(
+    State(shared): AppState,
+    caller: Caller,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+) -> ApiResult {
+    let model = shared.model();
+    let record = model.repo(&model.visible_repo(&caller, &owner, &repo)?);
+    let items = record
+        .labels
+        .values()
+        .map(|l| model.label_json(record, l))
+        .collect();
+    paginate_array(&model.api, &uri, items)
+}
+
 /// Label names from any body GitHub accepts: `["a"]`, `{"labels": ["a"]}` or
 /// `{"labels": [{"name": "a"}]}`.
 fn label_names(request: &Value) -> Vec<String> {

@@ -212,6 +212,22 @@ impl FakeGitHub {
         model.add_comment(&key, number, user, body, false)
     }
 
+    /// Creates the repository label `name` (as a maintainer does in the Labels page).
+    pub fn create_label(&self, repo: &str, name: &str, color: &str) {
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        let id = model.next_id();
+        model.repo_mut(&key).labels.insert(
+            name.to_ascii_lowercase(),
+            model::LabelRecord {
+                id,
+                name: name.to_owned(),
+                color: color.to_owned(),
+                description: None,
+            },
+        );
+    }
+
     /// Makes `user` a collaborator with `role`: admin, maintain, write, triage or read.
     pub fn grant(&self, repo: &str, user: &str, role: &str) {
         assert!(

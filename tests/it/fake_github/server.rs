@@ -100,6 +100,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/installation/repositories", get(apps::installation_repos))
         .route("/user", get(apps::get_user))
         .route(&repo(""), get(repos::get_repo))
+        .route(&repo("/labels"), get(issues::list_repo_labels))
         .route(&repo("/contents"), get(repos::root_contents))
         .route(&repo("/contents/{*path}"), get(repos::contents))
         .route(
