@@ -707,7 +707,31 @@ impl Run<'_> {
             .clone()
             .context("executing without a plan")
             .map_err(JobError::Fatal)?;
-        let records = self.tasks.steps(self.task.id).await.map_err(retry)?;
+        let mut records = self.tasks.steps(self.task.id).await.map_err(retry)?;
+        // A crash between a step's commit and its record: the commit (`type(step): …`) says the
+        // step is done, so it is recorded, not redone on top of itself.
+        for (step_id, sha) in self.committed_steps().await? {
+            let known_done = records
+                .iter()
+                .any(|r| r.step_id == step_id && r.state == "done");
+            if plan.step(&step_id).is_some() && !known_done {
+                tracing::info!(task = self.task.id, step = %step_id, %sha, "step found committed; recording it");
+                let record = StepRecord {
+                    step_id: step_id.clone(),
+                    state: "done".into(),
+                    model: None,
+                    attempts: 0,
+                    commit_sha: Some(sha),
+                    summary: Some("(recovered from its commit after a restart)".into()),
+                    error: None,
+                };
+                self.tasks
+                    .record_step(self.task.id, &record)
+                    .await
+                    .map_err(retry)?;
+            }
+        }
+        records = self.tasks.steps(self.task.id).await.map_err(retry)?;
         let done: BTreeSet<String> = records
             .iter()
             .filter(|r| r.state == "done")
@@ -864,6 +888,7 @@ impl Run<'_> {
                 );
                 match self.commit(&message, &done.changed_files).await {
                     Ok(sha) => {
+                        crate::failpoint::pause("implement.after-commit").await;
                         record.state = "done".into();
                         record.model = Some(done.model);
                         record.attempts = done.attempts;
@@ -1117,6 +1142,41 @@ impl Run<'_> {
             },
         )
         .await
+    }
+
+    /// `(step id, sha)` of the step commits on the task branch since it left the base, read
+    /// from their subjects (`feat(step-id): goal`).
+    async fn committed_steps(&self) -> Result<Vec<(String, String)>, JobError> {
+        let path = self.workspace.path().to_path_buf();
+        let mirror = self.workspace.mirror_path().to_path_buf();
+        let base = self.workspace.task().base_branch.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(String, String)>> {
+            let repo = git2::Repository::open(&path)?;
+            let head = repo.head()?.peel_to_commit()?;
+            let mirror = git2::Repository::open_bare(&mirror)?;
+            let base = mirror
+                .find_reference(&format!("refs/remotes/origin/{base}"))?
+                .peel_to_commit()?;
+            let fork = repo.merge_base(head.id(), base.id())?;
+            let mut walk = repo.revwalk()?;
+            walk.push(head.id())?;
+            walk.hide(fork)?;
+            let mut out = Vec::new();
+            for oid in walk {
+                let oid = oid?;
+                let commit = repo.find_commit(oid)?;
+                let subject = commit.summary().unwrap_or_default();
+                if let Some((_, rest)) = subject.split_once('(')
+                    && let Some((id, _)) = rest.split_once("): ")
+                {
+                    out.push((id.to_owned(), oid.to_string()));
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(retry)?
+        .map_err(retry)
     }
 
     /// The branch's diff against the base, for the self-review.

@@ -151,6 +151,17 @@ async fn setup() -> Setup {
 
 #[tokio::test]
 async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_one_comment() {
+    crash_and_resume("implement.after-step").await;
+}
+
+#[tokio::test]
+async fn killed_between_a_steps_commit_and_its_record_orion_does_not_redo_the_step() {
+    crash_and_resume("implement.after-commit").await;
+}
+
+/// Kills `orion serve` paused at `failpoint` once the first step is committed, restarts it, and
+/// checks the task ends with one PR, one status comment and no step redone.
+async fn crash_and_resume(failpoint: &str) {
     let Setup {
         github,
         widgets,
@@ -163,7 +174,7 @@ async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_on
     let first = serve(
         dir.path(),
         &github,
-        Some("implement.after-step=return(60000)"),
+        Some(&format!("{failpoint}=return(60000)")),
     );
     let mut body: Value = serde_json::from_slice(
         &std::fs::read(corpus().join("github-webhooks/issues/labeled.payload.json")).unwrap(),
@@ -179,8 +190,21 @@ async fn killed_after_a_step_orion_resumes_from_the_next_step_with_one_pr_and_on
     let status = crate::support::post_github(&first.base, "issues", "crash-1", body).await;
     assert_eq!(status, 202);
     let db = dir.path().join("orion.db");
+    let worktrees = dir.path().join("work/worktrees");
     wait_until(Duration::from_secs(60), || async {
-        step_states(&db).await == [("colour".to_owned(), "done".to_owned())]
+        let committed = find_worktree(&worktrees).is_some_and(|wt| {
+            let Ok(repo) = git2::Repository::open(wt) else {
+                return false;
+            };
+            let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+            head.is_some_and(|c| c.summary() == Some("feat(colour): Make widgets red"))
+        });
+        let states = step_states(&db).await;
+        committed
+            && match failpoint {
+                "implement.after-step" => states == [("colour".to_owned(), "done".to_owned())],
+                _ => states == [("colour".to_owned(), "running".to_owned())],
+            }
     })
     .await;
     drop(first); // SIGKILL
@@ -316,4 +340,20 @@ async fn orion_implement(github: &FakeGitHub, dir: &Path, args: &[&str]) -> std:
         .output()
         .await
         .unwrap()
+}
+
+/// The task's worktree: the directory below `root` holding a `.git` file.
+fn find_worktree(root: &Path) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(root).ok()?.flatten() {
+        let path = e.path();
+        if path.join(".git").is_file() {
+            return Some(path);
+        }
+        if path.is_dir()
+            && let Some(found) = find_worktree(&path)
+        {
+            return Some(found);
+        }
+    }
+    None
 }
