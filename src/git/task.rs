@@ -341,6 +341,63 @@ impl TaskWorkspace {
         Ok(RebaseOutcome::Rebased { new_head })
     }
 
+    /// The commit where the task branch left its base (the merge base with the fetched base
+    /// branch): what the task changed is everything after it, whatever the base did since.
+    fn fork_point<'r>(&self, repo: &'r Repository) -> anyhow::Result<(git2::Commit<'r>, Oid)> {
+        let head = repo.head()?.peel_to_commit()?;
+        let base = repo
+            .find_reference(&remote_ref(&self.task.base_branch))?
+            .peel_to_commit()?;
+        let fork = repo.merge_base(head.id(), base.id())?;
+        Ok((head, fork))
+    }
+
+    /// The task's change as a unified diff from its fork point, cut after `limit` bytes.
+    pub async fn diff_from_base(&self, limit: usize) -> anyhow::Result<String> {
+        let this = self.clone();
+        blocking(move || {
+            let repo = this.open()?;
+            let (head, fork) = this.fork_point(&repo)?;
+            let fork_tree = repo.find_commit(fork)?.tree()?;
+            let diff = repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?;
+            let mut out = String::new();
+            // The callback's `false` stops printing, which libgit2 reports as an error: ignored.
+            let _ = diff.print(git2::DiffFormat::Patch, |_, _, line| {
+                if matches!(line.origin(), '+' | '-' | ' ') {
+                    out.push(line.origin());
+                }
+                out.push_str(&String::from_utf8_lossy(line.content()));
+                out.len() < limit
+            });
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `(subject, sha)` of the task's commits since its fork point, newest first.
+    pub async fn commits_since_base(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let this = self.clone();
+        blocking(move || {
+            let repo = this.open()?;
+            let (head, fork) = this.fork_point(&repo)?;
+            let mut walk = repo.revwalk()?;
+            walk.push(head.id())?;
+            walk.hide(fork)?;
+            let mut out = Vec::new();
+            for oid in walk {
+                let oid = oid?;
+                let subject = repo
+                    .find_commit(oid)?
+                    .summary()
+                    .unwrap_or_default()
+                    .to_owned();
+                out.push((subject, oid.to_string()));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     pub(crate) fn open(&self) -> anyhow::Result<Repository> {
         Repository::open(&self.path)
             .with_context(|| format!("while opening the worktree {}", self.path.display()))

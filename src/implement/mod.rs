@@ -12,3 +12,13 @@ pub mod report;
 pub mod task;
 pub mod trigger;
 pub mod verify;
+
+/// A GitHub failure as a job outcome: transient ones (down, rate limited, unknown outcome) are
+/// retried by the queue, the rest fail the job.
+pub(crate) fn forge_error(e: crate::forge::ForgeError) -> crate::queue::JobError {
+    if e.is_transient() {
+        crate::queue::JobError::Retry(e.into())
+    } else {
+        crate::queue::JobError::Fatal(e.into())
+    }
+}

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::ImplementConfig;
 use super::dag::{self, StepResult};
+use super::forge_error as forge;
 use super::plan::{Plan, Step, StepTier, Triage};
 use super::prompts::{
     CommentContext, FixContext, ImplementContext, IssueContext, PlanContext, Prompts,
@@ -32,7 +33,7 @@ use super::task::{StepRecord, Task, TaskState, Tasks, Update};
 use super::verify::{RepoSettings, SETTINGS_PATH, test_command};
 use crate::agent::dev::{StepContext, StepError, StepLimits, run_step};
 use crate::app::Services;
-use crate::forge::github::{Effects, ForgeError, NewPullRequest, PullRequestUpdate, Repo};
+use crate::forge::github::{Effects, NewPullRequest, PullRequestUpdate, Repo};
 use crate::git::{Credentials, GitError, TaskWorkspace};
 use crate::llm::{Blocked, ChatRequest, Complexity, OutputSchema, Risk, TaskKind, TaskSpec};
 use crate::queue::JobError;
@@ -82,14 +83,6 @@ impl Drop for AbortOnDrop {
 /// A forge or git failure: transient ones are retried by the queue.
 fn retry(e: impl Into<anyhow::Error>) -> JobError {
     JobError::Retry(e.into())
-}
-
-fn forge(e: ForgeError) -> JobError {
-    if e.is_transient() {
-        JobError::Retry(e.into())
-    } else {
-        JobError::Fatal(e.into())
-    }
 }
 
 /// One runner per task at a time in this process: a second job for a task (a `/orion stop`, a
@@ -149,24 +142,44 @@ async fn give_up(s: &Services, task_id: i64, error: &anyhow::Error) {
     let Ok(repo) = github.repo(task.installation, &task.repo) else {
         return;
     };
-    let effects = Effects::new(github, repo, s.journal.clone());
+    let effects = effects_for(s, github, repo);
     let _ = effects
-        .repo()
         .add_labels(task.issue, &[s.config.implement.blocked_label.as_str()])
         .await;
-    let steps = tasks.steps(task_id).await.unwrap_or_default();
-    let spend = report::spend(&s.store, &format!("task:{task_id}"))
+    let _ = publish_status(s, &tasks, &effects, &task).await;
+}
+
+/// The journaled writes on `repo`, described instead of made in a dry run.
+fn effects_for(s: &Services, github: crate::forge::GitHub, repo: Repo) -> Effects {
+    let effects = Effects::new(github, repo, s.journal.clone());
+    match &s.dry_run {
+        Some(print) => effects.dry_run(print.clone()),
+        None => effects,
+    }
+}
+
+/// Renders the task's status comment (state, plan checklist, spend) and edits it in place.
+async fn publish_status(
+    s: &Services,
+    tasks: &Tasks,
+    effects: &Effects,
+    task: &Task,
+) -> Result<(), JobError> {
+    let steps = tasks.steps(task.id).await.map_err(retry)?;
+    let spend = report::spend(&s.store, &task.ledger_id())
         .await
-        .unwrap_or_default();
+        .map_err(retry)?;
     let body = report::status_comment(
-        &task,
+        task,
         &steps,
         &spend,
         s.config.implement.dashboard_url.as_deref(),
     );
-    let _ = effects
+    effects
         .sticky_comment(&task.key("status"), task.issue, &body)
-        .await;
+        .await
+        .map_err(forge)?;
+    Ok(())
 }
 
 async fn run_claimed(
@@ -185,10 +198,7 @@ async fn run_claimed(
         ))
     })?;
     let repo = github.repo(task.installation, &task.repo).map_err(forge)?;
-    let mut effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
-    if let Some(print) = &s.dry_run {
-        effects = effects.dry_run(print.clone());
-    }
+    let effects = effects_for(s, github.clone(), repo.clone());
     let cfg = &s.config.implement;
 
     let info = repo.get().await.map_err(forge)?;
@@ -362,7 +372,7 @@ impl Run<'_> {
         let triage = self.task.triage.as_ref();
         TaskSpec {
             // One id for every call of the task, so the per-task budget sums over all of them.
-            id: format!("task:{}", self.task.id),
+            id: self.task.ledger_id(),
             kind,
             complexity: triage.map_or(Complexity::Medium, |t| t.complexity.routing()),
             risk: if triage.is_some_and(|t| t.risky) {
@@ -398,21 +408,7 @@ impl Run<'_> {
     }
 
     async fn update_status(&self) -> Result<(), JobError> {
-        let steps = self.tasks.steps(self.task.id).await.map_err(retry)?;
-        let spend = report::spend(&self.s.store, &format!("task:{}", self.task.id))
-            .await
-            .map_err(retry)?;
-        let body = report::status_comment(
-            &self.task,
-            &steps,
-            &spend,
-            self.cfg.dashboard_url.as_deref(),
-        );
-        self.effects
-            .sticky_comment(&self.task.key("status"), self.task.issue, &body)
-            .await
-            .map_err(forge)?;
-        Ok(())
+        publish_status(self.s, &self.tasks, &self.effects, &self.task).await
     }
 
     /// Stops the task for a human, with the reason on the issue and the blocked label.
@@ -671,11 +667,12 @@ impl Run<'_> {
                 .discard_changes(&withheld)
                 .await
                 .map_err(retry)?;
-            let mut all = self.tasks.get(self.task.id).await.map_err(retry)?.withheld;
+            let stored = self.tasks.get(self.task.id).await.map_err(retry)?;
+            let mut all = stored.withheld;
             all.extend(withheld);
             all.sort();
             all.dedup();
-            let state = self.tasks.get(self.task.id).await.map_err(retry)?.state;
+            let state = stored.state;
             self.tasks
                 .advance(
                     self.task.id,
@@ -1147,67 +1144,20 @@ impl Run<'_> {
     /// `(step id, sha)` of the step commits on the task branch since it left the base, read
     /// from their subjects (`feat(step-id): goal`).
     async fn committed_steps(&self) -> Result<Vec<(String, String)>, JobError> {
-        let path = self.workspace.path().to_path_buf();
-        let mirror = self.workspace.mirror_path().to_path_buf();
-        let base = self.workspace.task().base_branch.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(String, String)>> {
-            let repo = git2::Repository::open(&path)?;
-            let head = repo.head()?.peel_to_commit()?;
-            let mirror = git2::Repository::open_bare(&mirror)?;
-            let base = mirror
-                .find_reference(&format!("refs/remotes/origin/{base}"))?
-                .peel_to_commit()?;
-            let fork = repo.merge_base(head.id(), base.id())?;
-            let mut walk = repo.revwalk()?;
-            walk.push(head.id())?;
-            walk.hide(fork)?;
-            let mut out = Vec::new();
-            for oid in walk {
-                let oid = oid?;
-                let commit = repo.find_commit(oid)?;
-                let subject = commit.summary().unwrap_or_default();
-                if let Some((_, rest)) = subject.split_once('(')
-                    && let Some((id, _)) = rest.split_once("): ")
-                {
-                    out.push((id.to_owned(), oid.to_string()));
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(retry)?
-        .map_err(retry)
+        let commits = self.workspace.commits_since_base().await.map_err(retry)?;
+        Ok(commits
+            .into_iter()
+            .filter_map(|(subject, sha)| {
+                let (_, rest) = subject.split_once('(')?;
+                let (id, _) = rest.split_once("): ")?;
+                Some((id.to_owned(), sha))
+            })
+            .collect())
     }
 
-    /// The branch's diff against the base, for the self-review.
+    /// The branch's change since it left the base, for the self-review.
     async fn diff(&self) -> Result<String, JobError> {
-        let path = self.workspace.path().to_path_buf();
-        let mirror = self.workspace.mirror_path().to_path_buf();
-        let base = self.workspace.task().base_branch.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-            let repo = git2::Repository::open(&path)?;
-            let head = repo.head()?.peel_to_commit()?;
-            let mirror = git2::Repository::open_bare(&mirror)?;
-            let base_ref = mirror.find_reference(&format!("refs/remotes/origin/{base}"))?;
-            let base_commit = base_ref.peel_to_commit()?;
-            // From where the branch left the base: later base commits are not this change.
-            let fork = repo.merge_base(head.id(), base_commit.id())?;
-            let fork_tree = repo.find_commit(fork)?.tree()?;
-            let diff = repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?;
-            let mut out = String::new();
-            diff.print(git2::DiffFormat::Patch, |_, _, line| {
-                if matches!(line.origin(), '+' | '-' | ' ') {
-                    out.push(line.origin());
-                }
-                out.push_str(&String::from_utf8_lossy(line.content()));
-                out.len() < 200_000
-            })
-            .ok();
-            Ok(out)
-        })
-        .await
-        .map_err(retry)?
-        .map_err(retry)
+        self.workspace.diff_from_base(200_000).await.map_err(retry)
     }
 
     async fn open_pr(&mut self) -> Result<(), JobError> {
@@ -1233,7 +1183,7 @@ impl Run<'_> {
             self.workspace.push(&self.creds).await.map_err(retry)?;
         }
         let steps = self.tasks.steps(self.task.id).await.map_err(retry)?;
-        let spend = report::spend(&self.s.store, &format!("task:{}", self.task.id))
+        let spend = report::spend(&self.s.store, &self.task.ledger_id())
             .await
             .map_err(retry)?;
         let tests = self.task.tests.clone().unwrap_or_else(|| "Not run.".into());

@@ -110,6 +110,12 @@ impl Task {
     pub fn key(&self, what: &str) -> String {
         format!("task:{}/{what}", self.id)
     }
+
+    /// The task id its model calls carry in the ledger: the per-task budget and the cost table
+    /// sum over it.
+    pub fn ledger_id(&self) -> String {
+        format!("task:{}", self.id)
+    }
 }
 
 /// A plan step's progress.

@@ -4,6 +4,7 @@
 //! is the 👀 reaction and the status comment.
 
 use super::commands::{self, Command};
+use super::forge_error as forge;
 use super::pipeline::{ImplementJob, JOB};
 use super::report;
 use super::task::{Started, Task, TaskState, Tasks};
@@ -11,16 +12,8 @@ use crate::app::Services;
 use crate::event::{
     Actor, CommentAction, Event, EventKind, InstallationId, IssueAction, IssueNumber, RepoName,
 };
-use crate::forge::github::{Effects, ForgeError, Permission, ReactionTarget};
+use crate::forge::github::{Effects, Permission, ReactionTarget};
 use crate::queue::JobError;
-
-fn forge(e: ForgeError) -> JobError {
-    if e.is_transient() {
-        JobError::Retry(e.into())
-    } else {
-        JobError::Fatal(e.into())
-    }
-}
 
 /// What an event asks of the implement capability.
 enum Ask {
