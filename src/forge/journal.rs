@@ -76,8 +76,7 @@ impl Journal {
     /// Records that the effect is about to be attempted (before the forge call).
     pub async fn intend(&self, repo: &str, key: &str, kind: &str) -> anyhow::Result<()> {
         let now = now_ms();
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO forge_effects (repo, key, kind, state, attempts, created_at, updated_at)
              VALUES ($1, $2, $3, 'intent', 1, $4, $4)
              ON CONFLICT (repo, key) DO UPDATE
@@ -86,10 +85,8 @@ impl Journal {
         .bind(repo)
         .bind(key)
         .bind(kind)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(now);
+        self.store.write_one(query).await?;
         Ok(())
     }
 
@@ -102,8 +99,7 @@ impl Journal {
         effect: &EffectRef,
     ) -> anyhow::Result<()> {
         let now = now_ms();
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO forge_effects
                  (repo, key, kind, state, external_id, url, attempts, created_at, updated_at)
              VALUES ($1, $2, $3, 'done', $4, $5, 0, $6, $6)
@@ -115,23 +111,18 @@ impl Journal {
         .bind(kind)
         .bind(effect.id as i64)
         .bind(effect.url.as_deref())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(now);
+        self.store.write_one(query).await?;
         Ok(())
     }
 
     /// Forgets an effect whose object is gone from the forge (a human deleted the status
     /// comment), so the next write creates it again.
     pub async fn forget(&self, repo: &str, key: &str) -> anyhow::Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query("DELETE FROM forge_effects WHERE repo = $1 AND key = $2")
+        let query = sqlx::query("DELETE FROM forge_effects WHERE repo = $1 AND key = $2")
             .bind(repo)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            .bind(key);
+        self.store.write_one(query).await?;
         Ok(())
     }
 }

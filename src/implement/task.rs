@@ -354,29 +354,24 @@ impl Tasks {
     /// Ends a dry run's task as cancelled whatever state it reached, so it never counts as work
     /// done (it opened no pull request) and the issue can be started for real.
     pub async fn end_dry_run(&self, id: i64) -> anyhow::Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE tasks SET state = 'cancelled', detail = 'dry run: nothing was written to GitHub',
                  pr_number = NULL, pr_url = NULL, updated_at = $2, finished_at = $2
              WHERE id = $1",
         )
         .bind(id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(now_ms());
+        self.store.write_one(query).await?;
         Ok(())
     }
 
     /// Asks a running task to stop; the pipeline checks between steps.
     pub async fn request_cancel(&self, id: i64) -> anyhow::Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query("UPDATE tasks SET cancel_requested = TRUE, updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let query =
+            sqlx::query("UPDATE tasks SET cancel_requested = TRUE, updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now_ms());
+        self.store.write_one(query).await?;
         Ok(())
     }
 
@@ -404,8 +399,7 @@ impl Tasks {
 
     /// Records a step's progress (insert or update).
     pub async fn record_step(&self, task: i64, step: &StepRecord) -> anyhow::Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO task_steps (task_id, step_id, state, model, attempts, commit_sha, summary, error, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (task_id, step_id) DO UPDATE SET
@@ -420,21 +414,16 @@ impl Tasks {
         .bind(&step.commit_sha)
         .bind(&step.summary)
         .bind(&step.error)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(now_ms());
+        self.store.write_one(query).await?;
         Ok(())
     }
 
     /// Forgets a plan's steps (a replan starts its steps afresh).
     pub async fn clear_steps(&self, task: i64) -> anyhow::Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query("DELETE FROM task_steps WHERE task_id = $1")
-            .bind(task)
-            .execute(&mut *tx)
+        self.store
+            .write_one(sqlx::query("DELETE FROM task_steps WHERE task_id = $1").bind(task))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 }

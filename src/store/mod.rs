@@ -129,6 +129,18 @@ impl Store {
         self.begin(None).await
     }
 
+    /// Runs one write statement in its own transaction (behind the write gate); the rows it
+    /// changed. For single-statement writes that need no reads in between.
+    pub async fn write_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> anyhow::Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// Like [`Store::begin_write`], for writes nobody is waiting on (the queue's own bookkeeping):
     /// they yield to foreground writes.
     pub async fn begin_background_write(&self) -> anyhow::Result<WriteTx> {
