@@ -255,3 +255,20 @@ pub async fn post_github(base: &str, event: &str, delivery: &str, body: Vec<u8>)
         .status()
         .as_u16()
 }
+
+/// One model call as a whole attempt of `run`: begin, call, finish with what happened.
+pub async fn one_call(
+    run: &mut orion_bot::llm::TaskRun,
+    req: &orion_bot::llm::ChatRequest,
+) -> Result<orion_bot::llm::ChatResponse, orion_bot::llm::CallError> {
+    use orion_bot::llm::{AttemptOutcome, CallError};
+    let mut attempt = run.begin(req).await?;
+    let result = run.call(&mut attempt, req).await;
+    let outcome = match &result {
+        Ok(_) => AttemptOutcome::Succeeded,
+        Err(CallError::Provider(e)) => AttemptOutcome::Error(e.clone()),
+        Err(CallError::Blocked(b)) => AttemptOutcome::Failed(b.to_string()),
+    };
+    run.finish(attempt, outcome).await;
+    result
+}

@@ -63,16 +63,7 @@ impl Rig {
 
     /// One call as a whole attempt of a fresh task.
     async fn call(&self, kind: TaskKind, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        let mut run = self.task(kind);
-        let mut attempt = run.begin(req).await?;
-        let result = run.call(&mut attempt, req).await;
-        let outcome = match &result {
-            Ok(_) => AttemptOutcome::Succeeded,
-            Err(CallError::Provider(e)) => AttemptOutcome::Error(e.clone()),
-            Err(CallError::Blocked(b)) => AttemptOutcome::Failed(b.to_string()),
-        };
-        run.finish(attempt, outcome).await;
-        result
+        crate::support::one_call(&mut self.task(kind), req).await
     }
 
     async fn provider_error(&self, kind: TaskKind, req: &ChatRequest) -> ProviderError {

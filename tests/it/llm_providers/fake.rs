@@ -12,9 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use orion_bot::llm::{
-    AttemptOutcome, CallError, ChatRequest, ChatResponse, Complexity, KeyLookup, Llm, LlmConfig,
-    LlmSettings, ModelConfig, Provider, ProviderError, Risk, TaskKind, TaskRun, TaskSpec,
-    TiersConfig, Usage,
+    CallError, ChatRequest, ChatResponse, Complexity, KeyLookup, Llm, LlmConfig, LlmSettings,
+    ModelConfig, Provider, ProviderError, Risk, TaskKind, TaskRun, TaskSpec, TiersConfig, Usage,
 };
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -365,16 +364,7 @@ impl Harness {
         installation: &str,
         req: &ChatRequest,
     ) -> Result<ChatResponse, CallError> {
-        let mut run = self.task(installation);
-        let mut attempt = run.begin(req).await?;
-        let result = run.call(&mut attempt, req).await;
-        let outcome = match &result {
-            Ok(_) => AttemptOutcome::Succeeded,
-            Err(CallError::Provider(e)) => AttemptOutcome::Error(e.clone()),
-            Err(CallError::Blocked(b)) => AttemptOutcome::Failed(b.to_string()),
-        };
-        run.finish(attempt, outcome).await;
-        result
+        crate::support::one_call(&mut self.task(installation), req).await
     }
 
     pub async fn provider_error(&self, req: &ChatRequest) -> ProviderError {
