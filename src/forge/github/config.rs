@@ -47,6 +47,14 @@ impl Default for GitHubConfig {
 }
 
 impl GitHubConfig {
+    /// The pause between retries: `retry_base_ms` doubling up to `retry_max_ms`, with jitter.
+    pub fn backoff(&self) -> crate::queue::Backoff {
+        crate::queue::Backoff {
+            base: std::time::Duration::from_millis(self.retry_base_ms),
+            max: std::time::Duration::from_millis(self.retry_max_ms),
+        }
+    }
+
     /// Checks the section's keys, in the shape [`crate::config::Config::validate`] reports them.
     pub fn validate(&self, out: &mut Vec<Problem>) {
         let mut bad = |key: &str, message: String, fix: &str| {

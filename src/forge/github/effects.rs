@@ -16,7 +16,6 @@ use super::error::ForgeError;
 use super::repo::{NewCheckRun, NewPullRequest, NewReview, Repo};
 use crate::event::IssueNumber;
 use crate::forge::journal::{EffectRef, Entry, Journal};
-use crate::queue::Backoff;
 
 /// Times an ambiguous write is looked for and retried before the job gives up for now.
 const MAX_AMBIGUOUS_ROUNDS: u32 = 4;
@@ -173,10 +172,7 @@ impl Effects {
             }
             None => {}
         }
-        let backoff = Backoff {
-            base: std::time::Duration::from_millis(self.github.config().retry_base_ms),
-            max: std::time::Duration::from_millis(self.github.config().retry_max_ms),
-        };
+        let backoff = self.github.config().backoff();
         let mut round = 0;
         loop {
             round += 1;

@@ -21,7 +21,6 @@ use serde::de::DeserializeOwned;
 
 use super::GitHubConfig;
 use super::error::ForgeError;
-use crate::queue::Backoff;
 
 /// GitHub's documented advice when a secondary rate limit comes without `retry-after`.
 const SECONDARY_LIMIT_DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -122,10 +121,7 @@ impl Api {
 
     /// Sends `call`, retrying what is safe to retry, and returns a 2xx answer or the error.
     pub(crate) async fn send(&self, call: &Call) -> Result<Answer, ForgeError> {
-        let backoff = Backoff {
-            base: Duration::from_millis(self.config.retry_base_ms),
-            max: Duration::from_millis(self.config.retry_max_ms),
-        };
+        let backoff = self.config.backoff();
         let max_wait = Duration::from_secs(self.config.max_rate_limit_wait_s);
         let (mut failures, mut waits) = (0u32, 0u32);
         loop {
