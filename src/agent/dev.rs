@@ -41,6 +41,9 @@ pub struct StepContext<'a> {
     pub cancel: &'a CancellationToken,
     /// Held around commits and resets of the shared worktree: parallel steps share one index.
     pub git_lock: &'a tokio::sync::Mutex<()>,
+    /// A retry of a step whose earlier run used up its attempts: `(model, why)` of its last
+    /// failure, so this run starts above that model.
+    pub retry_above: Option<(String, String)>,
 }
 
 /// A step the agent finished.
@@ -57,9 +60,16 @@ pub struct StepDone {
 /// Why a step did not finish.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StepError {
-    /// The model layer stopped the task: attempt cap, top of the ladder, budget.
+    /// The model layer stopped the task: top of the ladder, budget.
     #[error(transparent)]
     Blocked(#[from] Blocked),
+    /// Every attempt the model layer allows failed, the last on `last_model`: a stronger
+    /// model may still be tried (see [`StepContext::retry_above`]).
+    #[error("{blocked}")]
+    OutOfAttempts {
+        blocked: Blocked,
+        last_model: String,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("{0}")]
@@ -80,10 +90,14 @@ pub async fn run_step(
     user: &str,
 ) -> Result<StepDone, StepError> {
     let mut run = ctx.llm.task(ctx.spec.clone());
+    if let Some((model, why)) = &ctx.retry_above {
+        run = run.above(model, why);
+    }
     let mut tools = super::tools::Toolbox::specs();
     tools.push(run_command_spec());
     let mut total = Usage::default();
     let mut cost = 0.0;
+    let mut last_model = None;
     loop {
         if ctx.cancel.is_cancelled() {
             return Err(StepError::Cancelled);
@@ -91,8 +105,22 @@ pub async fn run_step(
         let mut req = ChatRequest::new(system, vec![Message::user(user)]);
         req.tools = tools.clone();
         req.max_output_tokens = 8192;
-        let mut attempt = run.begin(&req).await?;
+        let mut attempt = match run.begin(&req).await {
+            Ok(a) => a,
+            Err(blocked) => {
+                return Err(match (blocked, last_model) {
+                    (blocked @ Blocked::AttemptCap { .. }, Some(last_model)) => {
+                        StepError::OutOfAttempts {
+                            blocked,
+                            last_model,
+                        }
+                    }
+                    (blocked, _) => StepError::Blocked(blocked),
+                });
+            }
+        };
         let model = attempt.model().to_owned();
+        last_model = Some(model.clone());
         let mut toolbox = Toolbox::new(ctx.workspace.path(), Limits::default())
             .map_err(|e| StepError::Workspace(format!("opening the worktree: {e}")))?;
         let end = attempt_loop(ctx, &mut run, &mut attempt, &mut req, &mut toolbox).await;

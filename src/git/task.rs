@@ -374,6 +374,28 @@ impl TaskWorkspace {
         .await
     }
 
+    /// The paths the task changed since its fork point (both names of a rename), sorted: what
+    /// a review or a fix of the change is about, and so what the sensitive-path rule judges.
+    pub async fn changed_paths_from_base(&self) -> anyhow::Result<Vec<String>> {
+        let this = self.clone();
+        blocking(move || {
+            let repo = this.open()?;
+            let (head, fork) = this.fork_point(&repo)?;
+            let fork_tree = repo.find_commit(fork)?.tree()?;
+            let diff = repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?;
+            let mut paths = std::collections::BTreeSet::new();
+            for delta in diff.deltas() {
+                for file in [delta.old_file(), delta.new_file()] {
+                    if let Some(p) = file.path().and_then(|p| p.to_str()) {
+                        paths.insert(p.to_owned());
+                    }
+                }
+            }
+            Ok(paths.into_iter().collect())
+        })
+        .await
+    }
+
     /// `(subject, sha)` of the task's commits since its fork point, newest first.
     pub async fn commits_since_base(&self) -> anyhow::Result<Vec<(String, String)>> {
         let this = self.clone();

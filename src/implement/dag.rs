@@ -22,7 +22,13 @@
 //!    step runner's job to watch the same token and return early (typically a
 //!    [`StepResult::Failed`]). Steps that never started are reported as cancelled, and run on
 //!    resume because they are not in `already_done`.
-//! 6. **Broken plans.** A plan is expected to have passed [`Plan::check`]. If one slips through
+//! 6. **Checkpoints.** After each batch of steps (those that finish by the same wake-up), the
+//!    caller's checkpoint sees what finished and the tally so far, and decides: go on, run some
+//!    failed steps of the batch again (the runner is called for them once more and knows from
+//!    its own records that it is a retry), or stop for a new plan. On a stop nothing new starts,
+//!    running steps finish, and the steps not started are reported as deferred with the reason.
+//!    A failed step that is retried is not reported failed, and its dependents wait for it.
+//! 7. **Broken plans.** A plan is expected to have passed [`Plan::check`]. If one slips through
 //!    with a cycle, an unknown dependency or a repeated id, the affected steps and their
 //!    dependents are skipped with a reason; the scheduler never waits forever or panics.
 //!
@@ -69,14 +75,45 @@ pub struct DagReport {
     /// Steps not started because `cancel` fired, in plan position order. They are not done,
     /// so a resumed task runs them.
     pub cancelled: Vec<String>,
+    /// Failed steps a checkpoint sent round again, in the order it did (a step may appear
+    /// more than once if the checkpoint allows it).
+    pub retried: Vec<String>,
+    /// Why a checkpoint stopped the run for a new plan, if one did.
+    pub replan: Option<String>,
+    /// Steps not started because a checkpoint stopped the run, in plan position order.
+    pub deferred: Vec<String>,
 }
 
 impl DagReport {
     /// Whether every step that needed to run now is done, which is what the task needs before
     /// it verifies and opens a pull request.
     pub fn all_done(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.cancelled.is_empty()
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.cancelled.is_empty()
+            && self.deferred.is_empty()
     }
+}
+
+/// What a checkpoint is shown after a batch of steps.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// The steps that just finished, with their results, in the order they did.
+    pub finished: &'a [(String, StepResult)],
+    /// Steps done so far: before this run and during it, this batch included.
+    pub succeeded: usize,
+    /// Steps failed so far, this batch's failures included (none of them retried yet).
+    pub failed: usize,
+}
+
+/// A checkpoint's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Failed steps of the batch to run again. Ids that are not failures of this batch are
+    /// ignored.
+    pub retry: Vec<String>,
+    /// Stop starting steps and hand the task back for a new plan, for this reason.
+    pub replan: Option<String>,
 }
 
 /// Runs every step of `plan` not in `already_done`, at most `max_parallel` at a time, by the
@@ -95,15 +132,36 @@ where
     F: Fn(Step) -> Fut,
     Fut: Future<Output = StepResult>,
 {
+    run_with_checkpoints(plan, already_done, max_parallel, cancel, run_step, |_| {
+        Decision::default()
+    })
+    .await
+}
+
+/// [`run`] with a checkpoint after every batch of finished steps (rule 6).
+pub async fn run_with_checkpoints<F, Fut, C>(
+    plan: &Plan,
+    already_done: &BTreeSet<String>,
+    max_parallel: usize,
+    cancel: &CancellationToken,
+    run_step: F,
+    mut checkpoint: C,
+) -> DagReport
+where
+    F: Fn(Step) -> Fut,
+    Fut: Future<Output = StepResult>,
+    C: FnMut(&Batch<'_>) -> Decision,
+{
     let max_parallel = max_parallel.max(1);
     let graph = Graph::new(plan);
     let mut status = graph.initial_status(already_done);
     let mut report = DagReport::default();
     let mut running: Vec<(usize, Pin<Box<Fut>>)> = Vec::new();
+    let succeeded_before = status.iter().filter(|s| **s == Status::AlreadyDone).count();
 
     loop {
         graph.skip_dependents_of_failures(&mut status);
-        if !cancel.is_cancelled() {
+        if !cancel.is_cancelled() && report.replan.is_none() {
             for &i in &graph.order {
                 if running.len() >= max_parallel {
                     break;
@@ -119,31 +177,70 @@ where
         if running.is_empty() {
             break;
         }
-        let (i, result) = next_finished(&mut running).await;
-        let id = &plan.steps[i].id;
-        match result {
-            StepResult::Done => {
-                tracing::info!(step = %id, "step done");
-                status[i] = Status::Done;
-                report.done.push(id.clone());
+        let batch: Vec<(usize, StepResult)> = next_finished(&mut running).await;
+        let mut finished = Vec::with_capacity(batch.len());
+        for (i, result) in batch {
+            let id = &plan.steps[i].id;
+            match &result {
+                StepResult::Done => {
+                    tracing::info!(step = %id, "step done");
+                    status[i] = Status::Done;
+                    report.done.push(id.clone());
+                }
+                StepResult::Failed(reason) => {
+                    tracing::info!(step = %id, %reason, "step failed");
+                    status[i] = Status::Failed;
+                }
             }
-            StepResult::Failed(reason) => {
-                tracing::info!(step = %id, %reason, "step failed");
-                status[i] = Status::Failed;
-                report.failed.push((id.clone(), reason));
+            finished.push((id.clone(), result));
+        }
+        let failed_now = finished
+            .iter()
+            .filter(|(_, r)| *r != StepResult::Done)
+            .count();
+        let decision = checkpoint(&Batch {
+            finished: &finished,
+            succeeded: succeeded_before + report.done.len(),
+            failed: report.failed.len() + failed_now,
+        });
+        for (id, result) in finished {
+            let StepResult::Failed(reason) = result else {
+                continue;
+            };
+            let again = decision.retry.contains(&id)
+                && report.replan.is_none()
+                && decision.replan.is_none();
+            if again {
+                tracing::info!(step = %id, "checkpoint: step runs again");
+                let i = graph.position(&id);
+                status[i] = Status::Pending;
+                report.retried.push(id);
+            } else {
+                report.failed.push((id, reason));
             }
+        }
+        if let Some(why) = decision.replan
+            && report.replan.is_none()
+        {
+            tracing::info!(%why, "checkpoint: stopping for a new plan");
+            report.replan = Some(why);
         }
     }
 
     for (i, s) in status.iter_mut().enumerate() {
         let id = &plan.steps[i].id;
         if *s == Status::Pending {
+            if report.replan.is_some() {
+                tracing::info!(step = %id, "step deferred to the new plan");
+                report.deferred.push(id.clone());
+                continue;
+            }
             if cancel.is_cancelled() {
                 tracing::info!(step = %id, "step cancelled before it started");
                 report.cancelled.push(id.clone());
                 continue;
             }
-            // Only a broken plan gets here (rule 6): whatever still waits has nothing left
+            // Only a broken plan gets here (rule 7): whatever still waits has nothing left
             // to wait for.
             *s = Status::Skipped("its dependencies and files wait on each other".into());
         }
@@ -239,6 +336,15 @@ impl<'p> Graph<'p> {
             order,
             rank,
         }
+    }
+
+    /// The position of the step with this id (the first, if a broken plan repeats it).
+    fn position(&self, id: &str) -> usize {
+        self.plan
+            .steps
+            .iter()
+            .position(|s| s.id == id)
+            .expect("ids reported by the scheduler are the plan's")
     }
 
     /// Statuses before anything runs: done work stays done, and the steps a broken plan makes
@@ -376,7 +482,8 @@ fn normalize(path: &str) -> &str {
     if path == "." { "" } else { path }
 }
 
-/// Waits for the first running step to finish and takes it out of `running`.
+/// Waits for running steps to finish and takes every one that has out of `running`: one
+/// batch, in start order.
 ///
 /// This polls every running step on each wake-up instead of only the woken one (as
 /// `FuturesUnordered` would): at most `max_parallel` steps, each a long agent session, make
@@ -384,15 +491,23 @@ fn normalize(path: &str) -> &str {
 /// start order makes the result deterministic when several are ready at once.
 async fn next_finished<Fut: Future>(
     running: &mut Vec<(usize, Pin<Box<Fut>>)>,
-) -> (usize, Fut::Output) {
+) -> Vec<(usize, Fut::Output)> {
     std::future::poll_fn(|cx| {
-        for k in 0..running.len() {
+        let mut batch = Vec::new();
+        let mut k = 0;
+        while k < running.len() {
             if let Poll::Ready(out) = running[k].1.as_mut().poll(cx) {
                 let (i, _) = running.remove(k);
-                return Poll::Ready((i, out));
+                batch.push((i, out));
+            } else {
+                k += 1;
             }
         }
-        Poll::Pending
+        if batch.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(batch)
+        }
     })
     .await
 }
@@ -419,6 +534,8 @@ mod tests {
         log: Mutex<Vec<String>>,
         /// Steps that report failure instead of success.
         failing: BTreeSet<String>,
+        /// Steps that fail the first time they run and succeed after.
+        fail_once: Mutex<BTreeSet<String>>,
     }
 
     impl Probe {
@@ -440,7 +557,7 @@ mod tests {
             }
             self.running.fetch_sub(1, Ordering::SeqCst);
             self.log.lock().unwrap().push(format!("end {}", step.id));
-            if self.failing.contains(&step.id) {
+            if self.failing.contains(&step.id) || self.fail_once.lock().unwrap().remove(&step.id) {
                 StepResult::Failed(format!("{} broke the build", step.id))
             } else {
                 StepResult::Done
@@ -775,5 +892,136 @@ mod tests {
         }))
         .await;
         assert_eq!(report.done, ["a"]);
+    }
+
+    /// Runs `plan` with a checkpoint that records what it is shown and answers with `decide`.
+    async fn run_checked(
+        probe: &Probe,
+        plan: &Plan,
+        already_done: &BTreeSet<String>,
+        max_parallel: usize,
+        mut decide: impl FnMut(&Batch<'_>) -> Decision,
+    ) -> (DagReport, Vec<String>) {
+        let cancel = CancellationToken::new();
+        let mut seen = Vec::new();
+        let run = run_with_checkpoints(
+            plan,
+            already_done,
+            max_parallel,
+            &cancel,
+            |s| probe.run_step(s),
+            |batch| {
+                let ids: Vec<&str> = batch.finished.iter().map(|(id, _)| id.as_str()).collect();
+                seen.push(format!(
+                    "{} ({} ok, {} failed)",
+                    ids.join("+"),
+                    batch.succeeded,
+                    batch.failed
+                ));
+                decide(batch)
+            },
+        );
+        let report = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("the scheduler hung");
+        (report, seen)
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_sees_every_batch_with_the_tally_including_work_done_before() {
+        let probe = Probe::failing(&["b"]);
+        let plan = plan(vec![
+            step("a", &["a.rs"], &[]),
+            step("b", &["b.rs"], &[]),
+            step("c", &["c.rs"], &["a"]),
+            step("d", &["d.rs"], &[]),
+        ]);
+        let (report, seen) =
+            run_checked(&probe, &plan, &done(&["d"]), 1, |_| Decision::default()).await;
+        assert_eq!(
+            seen,
+            [
+                "a (2 ok, 0 failed)",
+                "b (2 ok, 1 failed)",
+                "c (3 ok, 1 failed)"
+            ]
+        );
+        assert_eq!(
+            report.failed,
+            [("b".to_string(), "b broke the build".to_string())]
+        );
+        assert!(report.retried.is_empty() && report.replan.is_none());
+    }
+
+    #[tokio::test]
+    async fn steps_finishing_together_make_one_batch() {
+        let probe = Probe::default();
+        let plan = plan(vec![step("a", &["a.rs"], &[]), step("b", &["b.rs"], &[])]);
+        let (_, seen) = run_checked(&probe, &plan, &done(&[]), 2, |_| Decision::default()).await;
+        assert_eq!(seen, ["a+b (2 ok, 0 failed)"]);
+    }
+
+    #[tokio::test]
+    async fn a_retried_step_runs_again_and_its_dependents_wait_for_it() {
+        let probe = Probe::default();
+        probe.fail_once.lock().unwrap().insert("a".into());
+        let plan = plan(vec![
+            step("a", &["a.rs"], &[]),
+            step("b", &["b.rs"], &["a"]),
+        ]);
+        let (report, seen) = run_checked(&probe, &plan, &done(&[]), 2, |batch| Decision {
+            retry: batch
+                .finished
+                .iter()
+                .filter(|(_, r)| *r != StepResult::Done)
+                .map(|(id, _)| id.clone())
+                .collect(),
+            replan: None,
+        })
+        .await;
+        assert_eq!(probe.started(), ["a", "a", "b"]);
+        assert_eq!(report.retried, ["a"]);
+        assert!(report.all_done(), "{report:?}");
+        assert_eq!(report.done, ["a", "b"]);
+        assert_eq!(
+            seen,
+            [
+                "a (0 ok, 1 failed)",
+                "a (1 ok, 0 failed)",
+                "b (2 ok, 0 failed)"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replan_stops_new_steps_lets_running_ones_finish_and_defers_the_rest() {
+        let probe = Probe::failing(&["a"]);
+        let plan = plan(vec![
+            step("a", &["a.rs"], &[]),
+            step("b", &["b.rs"], &[]),
+            step("c", &["c.rs"], &["a"]),
+            step("d", &["d.rs"], &[]),
+        ]);
+        // Two at a time: `a` and `b` start together; `a` fails while `b` still runs.
+        let (report, _) = run_checked(&probe, &plan, &done(&[]), 2, |batch| Decision {
+            retry: vec!["a".into()],
+            replan: (batch.failed > 0).then(|| "too many failures".to_string()),
+        })
+        .await;
+        assert_eq!(report.replan.as_deref(), Some("too many failures"));
+        assert_eq!(
+            sorted(probe.started()),
+            ["a", "b"],
+            "nothing new after the stop"
+        );
+        assert_eq!(report.done, ["b"]);
+        assert_eq!(report.failed.len(), 1, "a replan overrides a retry");
+        assert!(report.retried.is_empty());
+        assert_eq!(report.deferred, ["d"]);
+        assert_eq!(
+            report.skipped,
+            [("c".to_string(), "depends on a, which failed".to_string())]
+        );
+        assert!(!report.all_done());
     }
 }

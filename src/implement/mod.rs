@@ -2,6 +2,7 @@
 //! that is triaged, planned, executed by dev agents in a sandboxed worktree, verified, reviewed
 //! and opened as a pull request, each step persisted so a crash resumes it.
 
+pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod dag;

@@ -12,7 +12,7 @@
 //! Every GitHub write goes through the effect journal under a key of the task, and every step's
 //! commit is recorded with the step, so re-running the job repeats nothing that was done.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoint;
 use super::config::ImplementConfig;
 use super::dag::{self, StepResult};
 use super::forge_error as forge;
@@ -69,6 +70,16 @@ struct Run<'a> {
     cancel: &'a CancellationToken,
     /// Serialises commits and resets: parallel steps share the worktree's index.
     git_lock: tokio::sync::Mutex<()>,
+    /// Per failed step that could still go up the ladder: the model it last failed on and
+    /// why, and whether a checkpoint granted the retry (once per step per run).
+    retries: std::sync::Mutex<BTreeMap<String, StepRetry>>,
+}
+
+/// A failed step's way up the ladder, for the checkpoint.
+struct StepRetry {
+    model: String,
+    why: String,
+    granted: bool,
 }
 
 /// Stops a background task when the run ends, however it ends.
@@ -265,6 +276,7 @@ async fn run_claimed(
         creds,
         cancel,
         git_lock: tokio::sync::Mutex::new(()),
+        retries: Default::default(),
     };
     run.drive().await
 }
@@ -735,7 +747,8 @@ impl Run<'_> {
             .map(|r| r.step_id.clone())
             .collect();
         let this = &*self;
-        let report = dag::run(
+        let may_replan = self.task.replans < MAX_REPLANS;
+        let report = dag::run_with_checkpoints(
             &plan,
             &done,
             self.cfg.max_parallel_steps,
@@ -744,19 +757,41 @@ impl Run<'_> {
                 let plan = &plan;
                 async move { this.run_plan_step(plan, step).await }
             },
+            |batch| {
+                let mut retries = this.retries.lock().expect("retries lock");
+                let decision = checkpoint::decide(
+                    batch,
+                    |id| retries.get(id).is_some_and(|r| !r.granted),
+                    may_replan,
+                );
+                for id in &decision.retry {
+                    if let Some(r) = retries.get_mut(id) {
+                        r.granted = true;
+                    }
+                }
+                tracing::info!(task = this.task.id, retry = ?decision.retry,
+                    replan = ?decision.replan, "checkpoint");
+                decision
+            },
         )
         .await;
         if self.cancel.is_cancelled() {
             return Ok(()); // stopped or shutting down: the loop decides which
         }
         if !report.all_done() {
-            let failures: Vec<String> = report
+            let mut failures: Vec<String> = report
                 .failed
                 .iter()
                 .chain(&report.skipped)
                 .map(|(id, reason)| format!("step `{id}`: {reason}"))
                 .collect();
-            if self.task.replans < MAX_REPLANS {
+            if let Some(why) = &report.replan {
+                failures.push(format!(
+                    "the run stopped for a new plan at a checkpoint: {why}; not started: {}",
+                    report.deferred.join(", ")
+                ));
+            }
+            if may_replan {
                 return self.replan(&plan, &failures).await;
             }
             let mut why = String::from("These plan steps could not be completed:\n\n");
@@ -866,15 +901,44 @@ impl Run<'_> {
             Ok(r) => r,
             Err(e) => return StepResult::Failed(e.to_string()),
         };
+        let retry_above = self
+            .retries
+            .lock()
+            .expect("retries lock")
+            .get(&step.id)
+            .filter(|r| r.granted)
+            .map(|r| (r.model.clone(), r.why.clone()));
+        let retrying = retry_above.is_some();
         let outcome = self
             .agent(
                 TaskKind::ImplementStep,
                 step.files.clone(),
                 step.tier,
+                retry_above,
                 &rendered.system,
                 &rendered.user,
             )
             .await;
+        if let Err(StepError::OutOfAttempts {
+            blocked,
+            last_model,
+        }) = &outcome
+        {
+            let router = self.s.llm.router();
+            let higher = router
+                .rung_of(last_model)
+                .is_some_and(|rung| rung + 1 < router.ladder().len());
+            if higher && !retrying {
+                self.retries.lock().expect("retries lock").insert(
+                    step.id.clone(),
+                    StepRetry {
+                        model: last_model.clone(),
+                        why: blocked.to_string(),
+                        granted: false,
+                    },
+                );
+            }
+        }
         match outcome {
             Ok(done) => {
                 let message = format!(
@@ -928,6 +992,7 @@ impl Run<'_> {
         kind: TaskKind,
         paths: Vec<String>,
         tier: StepTier,
+        retry_above: Option<(String, String)>,
         system: &str,
         user: &str,
     ) -> Result<crate::agent::dev::StepDone, StepError> {
@@ -945,6 +1010,7 @@ impl Run<'_> {
             limits: self.limits(),
             cancel: self.cancel,
             git_lock: &self.git_lock,
+            retry_above,
         };
         run_step(&ctx, system, user).await
     }
@@ -1050,11 +1116,15 @@ impl Run<'_> {
                 },
             )
             .map_err(|e| JobError::Fatal(e.into()))?;
+        // The fix may touch anything the change touched: a sensitive path among them keeps
+        // it on the strategic floor, as it did the steps.
+        let paths = self.changed_paths().await?;
         match self
             .agent(
                 TaskKind::Fix,
-                vec![],
+                paths,
                 StepTier::Tactical,
+                None,
                 &rendered.system,
                 &rendered.user,
             )
@@ -1094,7 +1164,8 @@ impl Run<'_> {
             name: "review".into(),
             schema: SelfReview::schema(),
         });
-        let mut run = self.s.llm.task(self.spec(TaskKind::Review, vec![]));
+        let paths = self.changed_paths().await?;
+        let mut run = self.s.llm.task(self.spec(TaskKind::Review, paths));
         let review: SelfReview = match run.run_json(&req, |_: &SelfReview| Ok(())).await {
             Ok(r) => r,
             Err(b) => return self.blocked_by_models(b).await,
@@ -1156,6 +1227,13 @@ impl Run<'_> {
     }
 
     /// The branch's change since it left the base, for the self-review.
+    async fn changed_paths(&self) -> Result<Vec<String>, JobError> {
+        self.workspace
+            .changed_paths_from_base()
+            .await
+            .map_err(retry)
+    }
+
     async fn diff(&self) -> Result<String, JobError> {
         self.workspace.diff_from_base(200_000).await.map_err(retry)
     }

@@ -116,6 +116,16 @@ impl TaskRun {
         }
     }
 
+    /// Carries on from an earlier run of the same work that used up its attempts: the next
+    /// attempt must be on a model stronger than `model`, which failed with `why`. A checkpoint
+    /// uses this to retry a plan step higher up the ladder.
+    pub fn above(mut self, model: &str, why: &str) -> Self {
+        let rung = self.llm.router().rung_of(model).unwrap_or(0);
+        self.failed = Some((model.to_owned(), rung));
+        self.last_failure = Some(why.to_owned());
+        self
+    }
+
     pub fn spec(&self) -> &TaskSpec {
         &self.spec
     }

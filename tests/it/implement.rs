@@ -721,3 +721,101 @@ async fn failed_steps_get_a_root_cause_and_a_revised_plan_that_succeeds() {
     assert!(body.contains("- [x] `colour-file`"), "{body}");
     assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
 }
+
+#[tokio::test]
+async fn a_step_out_of_attempts_below_the_top_is_retried_on_a_stronger_model_at_the_checkpoint() {
+    // One attempt per run: the cheap model's failure ends the step's run while the strong
+    // model was never tried; the checkpoint sends the step round again, above the cheap one.
+    let w = World::start_with(|c| c.routing.max_attempts = 1).await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    let lost = Answer::text("I am not sure what to do.");
+    w.model
+        .for_model("cheap", "implement", [lost.clone(), lost]);
+    w.model.for_model(
+        "strong",
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    let pr = &w.red_pull(n).await;
+    let body = pr.body.as_deref().unwrap();
+    assert!(body.contains("(strong)"), "{body}");
+    assert!(
+        w.model.requests("recover").is_empty(),
+        "a retry higher up is not a replan"
+    );
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
+
+#[tokio::test]
+async fn below_80_percent_the_checkpoint_replans_before_the_other_steps_start() {
+    let w = World::start_with(|c| c.implement.max_parallel_steps = 1).await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script(
+        "plan",
+        [Answer::json(json!({
+            "summary": "Three independent edits.",
+            "steps": [
+                {"id": "colour", "goal": "Make widgets red", "files": ["src/colour.txt"],
+                 "depends_on": [], "tier": "tactical", "verify": "cat src/colour.txt"},
+                {"id": "readme", "goal": "Mention red in the readme", "files": ["README.md"],
+                 "depends_on": [], "tier": "tactical", "verify": "cat README.md"},
+                {"id": "changelog", "goal": "Add a changelog line", "files": ["CHANGELOG.md"],
+                 "depends_on": [], "tier": "tactical", "verify": "cat CHANGELOG.md"}
+            ]
+        }))],
+    );
+    // The first step fails on both models (each stops without calling finish): 0 of 1 steps
+    // succeeded, so the run stops there instead of spending on the other two.
+    let lost = Answer::text("I cannot find where the colour is set.");
+    w.model.script("implement", vec![lost; 4]);
+    w.model.script(
+        "recover",
+        [Answer::json(json!({
+            "summary": "Root cause: the colour step did not name the value's file.",
+            "steps": [{"id": "colour-file", "goal": "Write red to src/colour.txt",
+                       "files": ["src/colour.txt"], "depends_on": [], "tier": "tactical",
+                       "verify": "grep -qx red src/colour.txt"}]
+        }))],
+    );
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    let pr = &w.red_pull(n).await;
+    let recover = &w.model.requests("recover")[0];
+    assert!(
+        recover
+            .last_user_text
+            .contains("stopped for a new plan at a checkpoint")
+            && recover
+                .last_user_text
+                .contains("0 of 1 steps so far succeeded")
+            && recover.last_user_text.contains("readme, changelog"),
+        "{}",
+        recover.last_user_text
+    );
+    let before: Vec<_> = w
+        .model
+        .requests("implement")
+        .into_iter()
+        .filter(|r| r.number < recover.number)
+        .collect();
+    assert_eq!(before.len(), 4);
+    assert!(
+        before
+            .iter()
+            .all(|r| !r.last_user_text.contains("Mention red in the readme")),
+        "no other step started before the replan"
+    );
+    assert!(pr.body.as_deref().unwrap().contains("- [x] `colour-file`"));
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
