@@ -819,3 +819,35 @@ async fn below_80_percent_the_checkpoint_replans_before_the_other_steps_start() 
     assert!(pr.body.as_deref().unwrap().contains("- [x] `colour-file`"));
     assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
 }
+
+#[tokio::test]
+async fn a_fix_round_on_a_change_to_a_sensitive_file_stays_on_the_strategic_floor() {
+    let w = World::start_with(|c| {
+        c.routing.sensitive_paths = vec!["src/colour.txt".into()];
+        c.routing.sensitive_floor = "strategic".into();
+    })
+    .await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "Red\n"), finish("set to Red")],
+    );
+    // A fix names no files of its own: what it may touch is what the change touched.
+    w.model.script(
+        "fix",
+        [write("src/colour.txt", "red\n"), finish("lowercase")],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+    let models: Vec<String> = ["implement", "fix", "review"]
+        .iter()
+        .map(|role| w.model.requests(role)[0].model.clone())
+        .collect();
+    assert_eq!(models, ["strong", "strong", "strong"]);
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
