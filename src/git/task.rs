@@ -219,6 +219,36 @@ impl TaskWorkspace {
         .await
     }
 
+    /// The uncommitted changes to `paths` (new files included) as a patch against the last
+    /// commit, for work Orion keeps out of a commit but must not lose (withheld workflow edits).
+    pub async fn uncommitted_patch(&self, paths: &[String]) -> anyhow::Result<String> {
+        let (this, paths) = (self.clone(), paths.to_vec());
+        blocking(move || {
+            let repo = this.open()?;
+            let head = repo.head()?.peel_to_tree()?;
+            let mut options = git2::DiffOptions::new();
+            options
+                .include_untracked(true)
+                .recurse_untracked_dirs(true)
+                .show_untracked_content(true)
+                .disable_pathspec_match(true);
+            for p in &paths {
+                options.pathspec(p);
+            }
+            let diff = repo.diff_tree_to_workdir_with_index(Some(&head), Some(&mut options))?;
+            let mut out = String::new();
+            diff.print(git2::DiffFormat::Patch, |_, _, line| {
+                if matches!(line.origin(), '+' | '-' | ' ') {
+                    out.push(line.origin());
+                }
+                out.push_str(&String::from_utf8_lossy(line.content()));
+                true
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Throws away uncommitted work under any of `prefixes` (all of it with `[""]`): tracked files go back
     /// to the last commit, untracked files are removed (ignored ones stay: build caches). A
     /// failed agent attempt leaves half-done edits; the next attempt, or a resumed task, starts

@@ -675,15 +675,24 @@ impl Run<'_> {
             .partition(|f| self.cfg.allow_workflow_changes || !f.starts_with(WORKFLOWS));
         if !withheld.is_empty() {
             tracing::warn!(task = self.task.id, ?withheld, "workflow changes withheld");
+            // Kept as patches for the PR body before they go: each is against the branch, on
+            // which a withheld file never changes, so a later edit of the same file replaces it.
+            let mut patches = Vec::with_capacity(withheld.len());
+            for path in &withheld {
+                let patch = self
+                    .workspace
+                    .uncommitted_patch(std::slice::from_ref(path))
+                    .await
+                    .map_err(retry)?;
+                patches.push((path.clone(), patch));
+            }
             self.workspace
                 .discard_changes(&withheld)
                 .await
                 .map_err(retry)?;
             let stored = self.tasks.get(self.task.id).await.map_err(retry)?;
             let mut all = stored.withheld;
-            all.extend(withheld);
-            all.sort();
-            all.dedup();
+            all.extend(patches);
             let state = stored.state;
             self.tasks
                 .advance(
@@ -1246,7 +1255,7 @@ impl Run<'_> {
             if !self.task.withheld.is_empty() {
                 why.push_str(&format!(
                     " The only changes were to workflow files, which are withheld (`implement.allow_workflow_changes` is off): {}.",
-                    self.task.withheld.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+                    self.task.withheld.keys().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
                 ));
             }
             return self.block(why).await;

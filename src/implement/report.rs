@@ -1,6 +1,7 @@
 //! What users read about a task: the sticky status comment, the pull request body, and the
 //! per-task cost, all rendered from the stored task so every update shows the whole picture.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use sqlx::Row;
@@ -135,6 +136,15 @@ pub fn status_comment(
     out
 }
 
+/// How much of the withheld workflow patch a PR body shows (GitHub caps a body at 65,536
+/// characters, and the rest of the body must fit too).
+const WITHHELD_PATCH_MAX: usize = 30_000;
+
+/// The longest run of backticks in `text`, so a fence around it can be longer.
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
 /// The pull request body: what changed and why, the plan, the tests, what it cost, and the link
 /// that closes the issue.
 pub fn pull_request_body(
@@ -142,7 +152,7 @@ pub fn pull_request_body(
     steps: &[StepRecord],
     tests: &str,
     spend: &[ModelSpend],
-    withheld: &[String],
+    withheld: &BTreeMap<String, String>,
 ) -> String {
     let mut out = String::new();
     if let Some(plan) = &task.plan {
@@ -156,10 +166,29 @@ pub fn pull_request_body(
     out.push_str("\n\n");
     if !withheld.is_empty() {
         out.push_str("## Withheld\n\nChanges to these workflow files were made but not pushed (`implement.allow_workflow_changes` is off); apply them by hand if you want them:\n\n");
-        for w in withheld {
-            let _ = writeln!(out, "- `{w}`");
+        for path in withheld.keys() {
+            let _ = writeln!(out, "- `{path}`");
         }
         out.push('\n');
+        let patch: String = withheld.values().map(String::as_str).collect();
+        if !patch.trim().is_empty() {
+            let shown = if patch.len() > WITHHELD_PATCH_MAX {
+                let cut = patch.floor_char_boundary(WITHHELD_PATCH_MAX);
+                format!(
+                    "{}\n… (cut at {} KB)",
+                    &patch[..cut],
+                    WITHHELD_PATCH_MAX / 1000
+                )
+            } else {
+                patch
+            };
+            let fence = "`".repeat(longest_backtick_run(&shown).max(2) + 1);
+            let _ = writeln!(
+                out,
+                "<details><summary>The withheld change (apply with <code>git apply</code>)</summary>\n\n{fence}diff\n{}\n{fence}\n\n</details>\n",
+                shown.trim_end()
+            );
+        }
     }
     out.push_str("## Cost\n\n");
     out.push_str(&spend_table(spend));

@@ -1,6 +1,7 @@
 //! Tasks in the database: created once per issue at a time, moved through their phases, with
 //! each plan step's result kept, so the pipeline can always resume where it stopped.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::Context;
@@ -98,8 +99,9 @@ pub struct Task {
     pub replans: u32,
     /// The last test run's verdict and output (markdown), for the PR body.
     pub tests: Option<String>,
-    /// Workflow files the agents changed that were not pushed.
-    pub withheld: Vec<String>,
+    /// Workflow files the agents changed that were not pushed, each with the change as a patch
+    /// against the branch (empty when it could not be made), so a human can apply it by hand.
+    pub withheld: BTreeMap<String, String>,
     pub detail: Option<String>,
     pub cancel_requested: bool,
 }
@@ -176,12 +178,23 @@ fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
         review_rounds: row.get::<i64, _>("review_rounds") as u32,
         replans: row.get::<i64, _>("replans") as u32,
         tests: row.get("tests"),
-        withheld: row
-            .get::<Option<String>, _>("withheld")
-            .map(|w| w.lines().map(str::to_owned).collect())
-            .unwrap_or_default(),
+        withheld: decode_withheld(row.get::<Option<String>, _>("withheld").as_deref()),
         detail: row.get("detail"),
         cancel_requested: row.get("cancel_requested"),
+    })
+}
+
+/// The withheld files as stored: a JSON object of path to patch, or (as first stored) one
+/// path per line without patches.
+fn decode_withheld(stored: Option<&str>) -> BTreeMap<String, String> {
+    let Some(stored) = stored else {
+        return BTreeMap::new();
+    };
+    serde_json::from_str(stored).unwrap_or_else(|_| {
+        stored
+            .lines()
+            .map(|path| (path.to_owned(), String::new()))
+            .collect()
     })
 }
 
@@ -196,7 +209,7 @@ pub struct Update<'a> {
     pub review_rounds: Option<u32>,
     pub replans: Option<u32>,
     pub tests: Option<&'a str>,
-    pub withheld: Option<&'a [String]>,
+    pub withheld: Option<&'a BTreeMap<String, String>>,
     /// `Some(None)` clears it.
     pub detail: Option<Option<&'a str>>,
 }
@@ -339,7 +352,11 @@ impl Tasks {
         .bind(state.is_finished())
         .bind(update.review_rounds.map(i64::from))
         .bind(update.tests)
-        .bind(update.withheld.map(|w| w.join("\n")))
+        .bind(
+            update
+                .withheld
+                .map(|w| serde_json::to_string(w).expect("serializes")),
+        )
         .bind(update.replans.map(i64::from))
         .fetch_optional(&mut *tx)
         .await
@@ -425,5 +442,31 @@ impl Tasks {
             .write_one(sqlx::query("DELETE FROM task_steps WHERE task_id = $1").bind(task))
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn withheld_files_read_from_either_stored_form() {
+        let patches: BTreeMap<String, String> = [(
+            ".github/workflows/ci.yml".to_owned(),
+            "+on: push\n".to_owned(),
+        )]
+        .into();
+        let stored = serde_json::to_string(&patches).unwrap();
+        assert_eq!(decode_withheld(Some(&stored)), patches);
+        // The first form: paths only.
+        let old = decode_withheld(Some(".github/workflows/a.yml\n.github/workflows/b.yml"));
+        assert_eq!(
+            old.into_iter().collect::<Vec<_>>(),
+            [
+                (".github/workflows/a.yml".to_owned(), String::new()),
+                (".github/workflows/b.yml".to_owned(), String::new())
+            ]
+        );
+        assert!(decode_withheld(None).is_empty());
     }
 }

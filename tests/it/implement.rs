@@ -594,6 +594,41 @@ async fn workflow_changes_are_withheld_and_listed() {
         body.contains("## Withheld") && body.contains("`.github/workflows/ci.yml`"),
         "{body}"
     );
+    // The withheld change is not lost: the body carries it as a patch that applies to the
+    // pushed branch.
+    let patch = body
+        .split_once("```diff\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(patch, _)| format!("{patch}\n"))
+        .unwrap_or_else(|| panic!("no patch in {body}"));
+    assert!(patch.contains("+on: push"), "{patch}");
+    let checkout = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(checkout.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&[
+        "clone",
+        "-q",
+        "-b",
+        &pr.head,
+        utf8_path(&w.widgets.bare),
+        ".",
+    ]);
+    std::fs::write(checkout.path().join("withheld.patch"), &patch).unwrap();
+    git(&["apply", "withheld.patch"]);
+    assert_eq!(
+        std::fs::read_to_string(checkout.path().join(".github/workflows/ci.yml")).unwrap(),
+        "on: push\njobs: {}\n"
+    );
+}
+
+fn utf8_path(p: &std::path::Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
 }
 
 #[tokio::test]
