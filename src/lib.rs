@@ -22,4 +22,5 @@ pub mod queue;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod webhook;

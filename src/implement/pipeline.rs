@@ -34,11 +34,15 @@ use super::task::{StepRecord, Task, TaskState, Tasks, Update};
 use super::verify::{RepoSettings, SETTINGS_PATH, test_command};
 use crate::agent::dev::{StepContext, StepError, StepLimits, run_step};
 use crate::app::Services;
-use crate::forge::github::{Effects, NewPullRequest, PullRequestUpdate, Repo};
+use crate::forge::github::{
+    CheckConclusion, CheckOutput, CheckStatus, Effects, NewCheckRun, NewPullRequest,
+    PullRequestUpdate, Repo,
+};
 use crate::git::{Credentials, GitError, TaskWorkspace};
 use crate::llm::{Blocked, ChatRequest, Complexity, OutputSchema, Risk, TaskKind, TaskSpec};
 use crate::queue::JobError;
 use crate::sandbox::RunSpec;
+use crate::text::tail;
 
 /// The job kind.
 pub const JOB: &str = "implement";
@@ -1306,6 +1310,7 @@ impl Run<'_> {
                 .await
                 .map_err(forge)?;
         }
+        self.check_run(&steps, &tests, &spend, failing).await;
         let url = pr.effect.url.clone().unwrap_or_default();
         self.advance(
             TaskState::Done,
@@ -1316,6 +1321,60 @@ impl Run<'_> {
             },
         )
         .await
+    }
+}
+
+impl Run<'_> {
+    /// The task's outcome as an `Orion` check on the pushed head, where reviewers look first:
+    /// the plan, the tests and the cost, with success or (tests failing) neutral — the code
+    /// may be fine and the tests wrong, which is for a human to judge. Only a GitHub App may
+    /// create check runs, so failing to is logged, not fatal: the PR and the comment say it all.
+    async fn check_run(
+        &self,
+        steps: &[StepRecord],
+        tests: &str,
+        spend: &[report::ModelSpend],
+        failing: bool,
+    ) {
+        let head = match self.workspace.commits_since_base().await {
+            Ok(commits) => commits.into_iter().next().map(|(_, sha)| sha),
+            Err(e) => {
+                tracing::warn!(task = self.task.id, error = %format!("{e:#}"), "no head for the check run");
+                None
+            }
+        };
+        let Some(head_sha) = head else { return };
+        let (conclusion, title) = if failing {
+            (
+                CheckConclusion::Neutral,
+                "Implemented; the tests still fail",
+            )
+        } else {
+            (CheckConclusion::Success, "Implemented; the tests pass")
+        };
+        let run = NewCheckRun {
+            name: "Orion".into(),
+            head_sha: head_sha.clone(),
+            status: CheckStatus::Completed,
+            conclusion: Some(conclusion),
+            external_id: None,
+            details_url: self.cfg.dashboard_url.clone(),
+            output: CheckOutput {
+                title: title.into(),
+                summary: format!(
+                    "Task {} for #{} ({} steps, ${:.4}).",
+                    self.task.id,
+                    self.task.issue.0,
+                    steps.iter().filter(|r| r.state == "done").count(),
+                    spend.iter().map(|s| s.usd).sum::<f64>()
+                ),
+                text: Some(report::check_run_text(&self.task, steps, tests, spend)),
+            },
+        };
+        let key = self.task.key(&format!("check:{head_sha}"));
+        if let Err(e) = self.effects.check_run(&key, &run).await {
+            tracing::warn!(task = self.task.id, error = %e, "could not create the Orion check run");
+        }
     }
 }
 
@@ -1367,15 +1426,4 @@ fn first_line(s: &str) -> String {
         out.push('…');
     }
     out
-}
-
-fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }

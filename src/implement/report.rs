@@ -136,6 +136,26 @@ pub fn status_comment(
     out
 }
 
+/// The text of the task's check run: the plan as it ended, the tests and the cost.
+pub fn check_run_text(
+    task: &Task,
+    steps: &[StepRecord],
+    tests: &str,
+    spend: &[ModelSpend],
+) -> String {
+    let mut out = String::new();
+    if let Some(plan) = &task.plan {
+        let _ = writeln!(out, "**Plan:** {}\n", plan.summary.trim());
+        out.push_str(&checklist(plan, steps));
+        out.push('\n');
+    }
+    out.push_str("## Tests\n\n");
+    out.push_str(tests.trim());
+    out.push_str("\n\n## Cost\n\n");
+    out.push_str(&spend_table(spend));
+    out
+}
+
 /// How much of the withheld workflow patch a PR body shows (GitHub caps a body at 65,536
 /// characters, and the rest of the body must fit too).
 const WITHHELD_PATCH_MAX: usize = 30_000;
@@ -173,10 +193,9 @@ pub fn pull_request_body(
         let patch: String = withheld.values().map(String::as_str).collect();
         if !patch.trim().is_empty() {
             let shown = if patch.len() > WITHHELD_PATCH_MAX {
-                let cut = patch.floor_char_boundary(WITHHELD_PATCH_MAX);
                 format!(
                     "{}\n… (cut at {} KB)",
-                    &patch[..cut],
+                    crate::text::head(&patch, WITHHELD_PATCH_MAX),
                     WITHHELD_PATCH_MAX / 1000
                 )
             } else {

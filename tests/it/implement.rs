@@ -286,6 +286,22 @@ async fn labelling_an_issue_gets_a_pull_request_with_the_change_plan_tests_and_c
     .await;
     let comments = w.github.comments(REPO, n);
     assert_eq!(comments.len(), 1, "{comments:?}");
+    // The outcome is a check on the pushed head too, where reviewers look first.
+    let checks = w.github.check_runs(REPO);
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let check = &checks[0];
+    assert_eq!(
+        (check.name.as_str(), check.head_sha.as_str()),
+        ("Orion", w.widgets.branch_sha(&pr.head).unwrap().as_str())
+    );
+    assert_eq!(check.conclusion.as_deref(), Some("success"));
+    let text = check.text.as_deref().unwrap_or_default();
+    assert!(
+        text.contains("- [x] `colour`")
+            && text.contains("✅ Passed")
+            && text.contains("| strong |"),
+        "{text}"
+    );
     // Triage's labels, where the repository has them: `bug` yes, the made-up one no. (The
     // trigger label came with the test's webhook, not through the fake's API.)
     assert_eq!(w.github.labels(REPO, n), ["bug"]);
@@ -463,6 +479,16 @@ async fn tests_still_failing_after_the_rounds_open_a_draft_that_says_so() {
     assert!(
         body.contains("❌ Still failing after 1 fix rounds"),
         "{body}"
+    );
+    // The check follows the PR.
+    wait_until(Duration::from_secs(10), || async {
+        !w.github.check_runs(REPO).is_empty()
+    })
+    .await;
+    let check = &w.github.check_runs(REPO)[0];
+    assert_eq!(
+        (check.conclusion.as_deref(), check.title.as_deref()),
+        (Some("neutral"), Some("Implemented; the tests still fail"))
     );
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::read::floor_char_boundary;
+use crate::text::floor_char_boundary;
 
 /// Below this similarity a region is not worth showing: it would only mislead.
 const MIN_SIMILARITY: f64 = 0.3;

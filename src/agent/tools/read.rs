@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::specs::parse_args;
 use super::walk::relative;
 use super::{Limits, resolve};
+use crate::text::floor_char_boundary;
 
 /// How much of a file's start is checked for NUL bytes: the same heuristic git uses, enough to
 /// catch binaries without reading them whole.
@@ -118,15 +119,6 @@ pub(super) fn load(
 
 pub(super) fn looks_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0)
-}
-
-/// The largest index `<= max` that falls on a character boundary of `text`.
-pub(super) fn floor_char_boundary(text: &str, max: usize) -> usize {
-    let mut cut = max.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    cut
 }
 
 #[cfg(test)]

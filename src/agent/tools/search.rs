@@ -10,10 +10,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::list::or_root;
-use super::read::{floor_char_boundary, looks_binary};
+use super::read::looks_binary;
 use super::specs::parse_args;
 use super::walk::{Kind, relative, walk};
 use super::{Limits, resolve};
+use crate::text::floor_char_boundary;
 
 /// A matching line longer than this is cut: a minified file would otherwise flood the answer.
 const MAX_LINE_BYTES: usize = 300;
