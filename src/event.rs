@@ -110,6 +110,7 @@ impl Event {
             EventKind::PullRequest(e) => Some(&e.repo.name),
             EventKind::PullRequestReview(e) => Some(&e.repo.name),
             EventKind::PullRequestReviewComment(e) => Some(&e.repo.name),
+            EventKind::ReviewThread(e) => Some(&e.repo.name),
             EventKind::Check(e) => Some(&e.repo.name),
             EventKind::Push(e) => Some(&e.repo.name),
             EventKind::Installation(_)
@@ -127,6 +128,9 @@ impl Event {
             EventKind::PullRequestReview(e) => format!("pull_request_review.{}", e.action.as_str()),
             EventKind::PullRequestReviewComment(e) => {
                 format!("pull_request_review_comment.{}", e.action.as_str())
+            }
+            EventKind::ReviewThread(e) => {
+                format!("pull_request_review_thread.{}", e.action.as_str())
             }
             EventKind::Check(e) => format!("{}.completed", e.kind.as_str()),
             EventKind::Push(_) => "push".to_owned(),
@@ -146,6 +150,7 @@ pub enum EventKind {
     PullRequest(PullRequestEvent),
     PullRequestReview(PullRequestReviewEvent),
     PullRequestReviewComment(ReviewCommentEvent),
+    ReviewThread(ReviewThreadEvent),
     Check(CheckEvent),
     Push(PushEvent),
     Installation(InstallationEvent),
@@ -284,6 +289,14 @@ action_enum!(
 );
 
 action_enum!(
+    /// A review thread resolved or reopened by someone: the review memory of settled findings.
+    ThreadAction {
+        Resolved = "resolved",
+        Unresolved = "unresolved",
+    }
+);
+
+action_enum!(
     /// Installation lifecycle, including `installation_repositories` changes.
     InstallationAction {
         Created = "created",
@@ -392,6 +405,19 @@ pub struct ReviewCommentEvent {
     pub action: CommentAction,
     pub pull: PullRef,
     pub comment: ReviewCommentRef,
+    pub sender: Actor,
+}
+
+/// A review thread resolved or unresolved (`pull_request_review_thread`): which comments
+/// the thread holds, so the finding it started can be found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewThreadEvent {
+    pub repo: RepoRef,
+    pub installation: Option<InstallationId>,
+    pub action: ThreadAction,
+    pub pull: PullRef,
+    /// The thread's comments, first (the one that opened it) first.
+    pub comments: Vec<ReviewCommentRef>,
     pub sender: Actor,
 }
 

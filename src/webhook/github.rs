@@ -67,6 +67,12 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, Unreadable> {
                 None => return ignored(body),
             }
         }
+        "pull_request_review_thread" => match action()?.as_deref().and_then(ThreadAction::parse) {
+            Some(action) => {
+                EventKind::ReviewThread(decode::<ReviewThreadPayload>(body)?.into_event(action))
+            }
+            None => return ignored(body),
+        },
         "check_run" | "check_suite" | "workflow_run" => {
             if action()?.as_deref() != Some("completed") {
                 return ignored(body);
@@ -415,27 +421,61 @@ struct ReviewCommentPayload {
     sender: WireUser,
 }
 
+impl From<WireReviewComment> for ReviewCommentRef {
+    fn from(c: WireReviewComment) -> Self {
+        ReviewCommentRef {
+            id: c.id,
+            review_id: c.pull_request_review_id,
+            in_reply_to: c.in_reply_to_id,
+            body: c.body,
+            author: c.user.into(),
+            path: c.path,
+            line: c.line,
+            start_line: c.start_line,
+            side: c.side,
+            commit_id: c.commit_id.map(CommitSha),
+            html_url: c.html_url,
+        }
+    }
+}
+
 impl ReviewCommentPayload {
     fn into_event(self, action: CommentAction) -> ReviewCommentEvent {
-        let c = self.comment;
         ReviewCommentEvent {
             repo: self.repository.into(),
             installation: installation(self.installation),
             action,
             pull: self.pull_request.into(),
-            comment: ReviewCommentRef {
-                id: c.id,
-                review_id: c.pull_request_review_id,
-                in_reply_to: c.in_reply_to_id,
-                body: c.body,
-                author: c.user.into(),
-                path: c.path,
-                line: c.line,
-                start_line: c.start_line,
-                side: c.side,
-                commit_id: c.commit_id.map(CommitSha),
-                html_url: c.html_url,
-            },
+            comment: self.comment.into(),
+            sender: self.sender.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireThread {
+    comments: Vec<WireReviewComment>,
+}
+
+/// `pull_request_review_thread`: GitHub sends the thread with its comments (review comment
+/// objects) when someone resolves or unresolves it.
+#[derive(Deserialize)]
+struct ReviewThreadPayload {
+    thread: WireThread,
+    pull_request: WirePull,
+    repository: WireRepo,
+    installation: Option<WireInstallation>,
+    sender: WireUser,
+}
+
+impl ReviewThreadPayload {
+    fn into_event(self, action: ThreadAction) -> ReviewThreadEvent {
+        ReviewThreadEvent {
+            repo: self.repository.into(),
+            installation: installation(self.installation),
+            action,
+            pull: self.pull_request.into(),
+            comments: self.thread.comments.into_iter().map(Into::into).collect(),
             sender: self.sender.into(),
         }
     }

@@ -327,3 +327,53 @@ async fn every_linear_corpus_payload_is_accepted_with_a_fresh_timestamp() {
     }
     app.shutdown().await;
 }
+
+/// GitHub's `pull_request_review_thread` has no example in the corpus; its payload is the
+/// review comment payload's parts with the comment inside `thread.comments`, as GitHub
+/// documents it. Built from the corpus's real comment so every field is one GitHub sends.
+#[tokio::test]
+async fn a_resolved_review_thread_is_parsed_with_its_comments() {
+    let app = TestApp::spawn().await;
+    let comment: Value = serde_json::from_slice(
+        &std::fs::read(
+            corpus().join("github-webhooks/pull_request_review_comment/created.payload.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let payload = serde_json::json!({
+        "action": "resolved",
+        "thread": {"node_id": "PRRT_kwDOA", "comments": [comment["comment"]]},
+        "pull_request": comment["pull_request"],
+        "repository": comment["repository"],
+        "sender": comment["sender"],
+    });
+    let body = serde_json::to_vec(&payload).unwrap();
+    let (status, reply) = app
+        .github("pull_request_review_thread", "thread-1", &body)
+        .await;
+    assert_eq!((status, reply["outcome"].as_str()), (202, Some("accepted")));
+    let mut unresolved = payload.clone();
+    unresolved["action"] = "unresolved".into();
+    let (_, reply) = app
+        .github(
+            "pull_request_review_thread",
+            "thread-2",
+            &serde_json::to_vec(&unresolved).unwrap(),
+        )
+        .await;
+    assert_eq!(reply["outcome"].as_str(), Some("accepted"));
+    let events = app.events().await;
+    let EventKind::ReviewThread(e) = &events[0].kind else {
+        panic!("{:?}", events[0].kind)
+    };
+    assert_eq!(events[0].name(), "pull_request_review_thread.resolved");
+    assert_eq!(e.comments.len(), 1);
+    assert_eq!(e.comments[0].id, comment["comment"]["id"].as_u64().unwrap());
+    assert_eq!(
+        e.pull.number.0,
+        comment["pull_request"]["number"].as_u64().unwrap()
+    );
+    app.drain().await;
+    app.shutdown().await;
+}
