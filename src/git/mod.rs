@@ -42,6 +42,7 @@ mod config;
 mod credentials;
 mod error;
 mod names;
+mod pull;
 mod push;
 mod recycle;
 mod task;
@@ -52,6 +53,7 @@ pub use config::GitConfig;
 pub use credentials::Credentials;
 pub use error::{GitError, Protection};
 pub use names::{BRANCH_PREFIX, slug, task_branch};
+pub use pull::PullCheckout;
 pub use task::{RebaseOutcome, TaskWorkspace};
 pub use workspaces::{Mirror, TaskSpec, Workspaces};
 

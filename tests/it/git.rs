@@ -854,3 +854,99 @@ async fn a_symlink_is_committed_as_a_link_never_as_what_it_points_at() {
     assert_eq!(blob.content(), secret.path().to_str().unwrap().as_bytes());
     assert!(!String::from_utf8_lossy(blob.content()).contains("supersecret"));
 }
+
+#[tokio::test]
+async fn a_pull_request_is_diffed_in_the_mirror_with_renames_forks_and_force_pushes() {
+    let remote = Remote::new();
+    let h = &remote.human;
+    // A feature branch: a rename with an edit, and a new file.
+    git(h, &["checkout", "-q", "-b", "feature"]);
+    git(h, &["mv", "README.md", "GUIDE.md"]);
+    std::fs::write(h.join("GUIDE.md"), "# app\n\nHow to use it.\n").unwrap();
+    std::fs::write(h.join("src/new.rs"), "pub fn new() {}\n").unwrap();
+    git(h, &["add", "-A"]);
+    git(h, &["commit", "-q", "-m", "guide"]);
+    git(h, &["push", "-q", "origin", "feature"]);
+    let first = git(h, &["rev-parse", "HEAD"]);
+    // Meanwhile main moves on: the PR's diff must not show main's change.
+    let main_tip = remote.human_pushes("main", "src/lib.rs", "pub fn greet() {}\n");
+    let ws = remote.workspaces();
+    let pull = ws
+        .pull_request(&remote.url, &creds(), IssueNumber(5), "main", &first)
+        .await
+        .unwrap();
+    let full = pull.diff_from(&pull.merge_base).await.unwrap();
+    assert!(
+        full.contains("rename from README.md\nrename to GUIDE.md"),
+        "{full}"
+    );
+    assert!(full.contains("+How to use it."), "{full}");
+    assert!(full.contains("+++ b/src/new.rs"), "{full}");
+    assert!(
+        !full.contains("src/lib.rs"),
+        "main's own change is not the PR's: {full}"
+    );
+    let files = pull
+        .files_at_head(vec!["GUIDE.md".into(), "README.md".into()])
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files["GUIDE.md"], "# app\n\nHow to use it.\n");
+
+    // A second push: the incremental diff is that commit alone.
+    git(h, &["checkout", "-q", "feature"]);
+    std::fs::write(h.join("src/new.rs"), "pub fn new() -> u8 { 1 }\n").unwrap();
+    git(h, &["commit", "-q", "-am", "new returns one"]);
+    git(h, &["push", "-q", "origin", "feature"]);
+    let second = git(h, &["rev-parse", "HEAD"]);
+    let pull = ws
+        .pull_request(&remote.url, &creds(), IssueNumber(5), "main", &second)
+        .await
+        .unwrap();
+    assert!(pull.contains(&first).await.unwrap());
+    let step = pull.diff_from(&first).await.unwrap();
+    assert!(
+        step.contains("+pub fn new() -> u8 { 1 }") && !step.contains("GUIDE.md"),
+        "{step}"
+    );
+
+    // A force push rewrites `first` away: it is no start for an incremental review.
+    git(h, &["reset", "-q", "--hard", "origin/main"]);
+    std::fs::write(h.join("src/other.rs"), "\n").unwrap();
+    git(h, &["add", "-A"]);
+    git(h, &["commit", "-q", "-m", "start over"]);
+    git(h, &["push", "-q", "-f", "origin", "HEAD:feature"]);
+    let rewritten = git(h, &["rev-parse", "HEAD"]);
+    let pull = ws
+        .pull_request(&remote.url, &creds(), IssueNumber(5), "main", &rewritten)
+        .await
+        .unwrap();
+    assert!(!pull.contains(&second).await.unwrap());
+    assert_eq!(pull.merge_base, main_tip.to_string());
+
+    // A fork's head is on no branch of the base repository: it comes from refs/pull/N/head.
+    git(h, &["checkout", "-q", "-b", "fork-work", "origin/main"]);
+    std::fs::write(h.join("src/fork.rs"), "pub fn fork() {}\n").unwrap();
+    git(h, &["add", "-A"]);
+    git(h, &["commit", "-q", "-m", "from a fork"]);
+    git(h, &["push", "-q", "origin", "HEAD:refs/pull/9/head"]);
+    let fork_head = git(h, &["rev-parse", "HEAD"]);
+    let pull = ws
+        .pull_request(&remote.url, &creds(), IssueNumber(9), "main", &fork_head)
+        .await
+        .unwrap();
+    let diff = pull.diff_from(&pull.merge_base).await.unwrap();
+    assert!(diff.contains("+pub fn fork() {}"), "{diff}");
+    // A head that is nowhere is an error that says so.
+    let err = ws
+        .pull_request(
+            &remote.url,
+            &creds(),
+            IssueNumber(10),
+            "main",
+            &"1".repeat(40),
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("pull request #10"), "{err:#}");
+}
