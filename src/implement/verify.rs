@@ -12,7 +12,12 @@ pub const SETTINGS_PATH: &str = ".github/orion.yml";
 
 /// The keys of `.github/orion.yml` that Orion reads. Others are reported, not refused: a
 /// repository's file may be written for a newer Orion, and must not stop an older one.
-const KNOWN_KEYS: [&str; 1] = ["test_command"];
+const KNOWN_KEYS: [&str; 4] = [
+    "test_command",
+    "review",
+    "review_paths",
+    "review_instructions",
+];
 
 /// A repository's own settings for Orion, from [`SETTINGS_PATH`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -22,6 +27,62 @@ pub struct RepoSettings {
     /// it always wins over detection.
     #[serde(default)]
     pub test_command: Option<String>,
+    /// `review: off` stops automatic reviews of the repository's pull requests (`/orion review`
+    /// still asks for one).
+    #[serde(default)]
+    pub review: Option<Toggle>,
+    /// Which paths reviews look at.
+    #[serde(default)]
+    pub review_paths: ReviewPaths,
+    /// Extra instructions for the reviewer on files matching a glob ("`migrations/**`: check
+    /// that every migration is reversible").
+    #[serde(default)]
+    pub review_instructions: Vec<PathInstructions>,
+}
+
+/// `on`/`off`, written as YAML booleans or words.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Toggle {
+    Bool(bool),
+    Word(String),
+}
+
+impl Toggle {
+    pub fn is_on(&self) -> bool {
+        match self {
+            Toggle::Bool(b) => *b,
+            Toggle::Word(w) => !matches!(
+                w.trim().to_ascii_lowercase().as_str(),
+                "off" | "false" | "no" | "disabled"
+            ),
+        }
+    }
+}
+
+/// Globs of the paths reviews include (all when empty) and exclude.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewPaths {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Instructions for the reviewer on the files `path` (a glob) matches.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathInstructions {
+    pub path: String,
+    pub instructions: String,
+}
+
+impl RepoSettings {
+    /// Whether pull requests are reviewed automatically (on unless the file says `off`).
+    pub fn reviews_on(&self) -> bool {
+        self.review.as_ref().is_none_or(Toggle::is_on)
+    }
 }
 
 /// Why `.github/orion.yml` could not be used. The message is for the repository's maintainers,
@@ -205,6 +266,32 @@ mod tests {
         detect_test_command(&files, |p| texts.get(p).map(|t| t.to_string()))
     }
 
+    #[test]
+    fn review_settings_read_as_maintainers_write_them() {
+        let (s, warnings) = RepoSettings::parse(
+            "review: off\nreview_paths:\n  exclude: [\"docs/**\"]\nreview_instructions:\n  - path: \"migrations/**\"\n    instructions: Every migration must be reversible.\n",
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!s.reviews_on());
+        assert_eq!(s.review_paths.exclude, ["docs/**"]);
+        assert_eq!(s.review_instructions[0].path, "migrations/**");
+        for (text, on) in [
+            ("review: false", false),
+            ("review: on", true),
+            ("review: true", true),
+            ("", true),
+        ] {
+            assert_eq!(
+                RepoSettings::parse(text).unwrap().0.reviews_on(),
+                on,
+                "{text}"
+            );
+        }
+        let err = RepoSettings::parse("review_paths:\n  exclud: [x]\n").unwrap_err();
+        assert!(err.message.contains("exclud"), "{err}");
+    }
+
     const NPM_PLACEHOLDER: &str =
         r#"{"scripts": {"test": "echo \"Error: no test specified\" && exit 1"}}"#;
 
@@ -312,11 +399,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_warnings_not_errors() {
-        let text = "# Orion settings\ntest_command: make check\nreview:\n  strict: true\n7: x\n";
+        let text = "# Orion settings\ntest_command: make check\ndeploy:\n  strict: true\n7: x\n";
         let (settings, warnings) = RepoSettings::parse(text).unwrap();
         assert_eq!(settings.test_command.as_deref(), Some("make check"));
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("unknown key `review` ignored"));
+        assert!(warnings[0].contains("unknown key `deploy` ignored"));
         assert!(warnings[0].starts_with(".github/orion.yml: "));
         assert!(warnings[1].contains("not a string (7)"), "{warnings:?}");
         for empty in ["", "# nothing yet\n", "---\n"] {
