@@ -49,11 +49,13 @@ pub enum Role {
     Recover,
     /// Tactical tier: the standup report.
     Report,
+    /// Strategic tier (tactical for trivial diffs): findings on part of a pull request.
+    PullReview,
 }
 
 impl Role {
     /// Every role, in pipeline order.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Triage,
         Role::Plan,
         Role::Implement,
@@ -61,6 +63,7 @@ impl Role {
         Role::Fix,
         Role::Recover,
         Role::Report,
+        Role::PullReview,
     ];
 
     /// The role's name: its template's file stem and the word in the `Orion role:` line.
@@ -73,6 +76,7 @@ impl Role {
             Role::Fix => "fix",
             Role::Recover => "recover",
             Role::Report => "report",
+            Role::PullReview => "pull_review",
         }
     }
 
@@ -108,7 +112,7 @@ fn override_path(role: Role) -> String {
 
 /// The templates compiled into the binary, so that Orion needs no files at run time. Partials
 /// are here too: built-in templates and overrides both include them.
-const BUILTIN: [(&str, &str); 10] = [
+const BUILTIN: [(&str, &str); 12] = [
     ("prompts/triage.md", include_str!("../../prompts/triage.md")),
     ("prompts/plan.md", include_str!("../../prompts/plan.md")),
     (
@@ -122,6 +126,14 @@ const BUILTIN: [(&str, &str); 10] = [
         include_str!("../../prompts/recover.md"),
     ),
     ("prompts/report.md", include_str!("../../prompts/report.md")),
+    (
+        "prompts/pull_review.md",
+        include_str!("../../prompts/pull_review.md"),
+    ),
+    (
+        "prompts/partials/review_checks.md",
+        include_str!("../../prompts/partials/review_checks.md"),
+    ),
     (
         "prompts/partials/repository.md",
         include_str!("../../prompts/partials/repository.md"),
@@ -194,7 +206,7 @@ impl Rendered {
 pub struct Prompts {
     env: Environment<'static>,
     /// The template each role renders, by [`Role::index`]: a built-in name or an override path.
-    templates: [String; 7],
+    templates: [String; 8],
 }
 
 impl Prompts {
@@ -455,6 +467,32 @@ pub struct ReviewContext<'a> {
     pub test_output: Option<&'a str>,
 }
 
+/// [`Role::PullReview`]'s context: one chunk of a pull request's diff.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReviewContext<'a> {
+    /// The pull request as an issue-like record (title, description, author).
+    pub pull: &'a IssueContext,
+    pub repo: &'a RepoContext,
+    /// The legend of the rendered diff (`review::render::LINE_FORMAT`).
+    pub line_format: &'a str,
+    /// This part of the diff, rendered with line numbers.
+    pub chunk: &'a str,
+    /// 1-based.
+    pub part: usize,
+    pub parts: usize,
+    /// Only the commits pushed since the last review are shown.
+    pub incremental: bool,
+    /// The repository's per-path instructions that match this chunk's files.
+    pub path_instructions: &'a [PathInstruction],
+}
+
+/// Instructions for the reviewer on the files a glob matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathInstruction {
+    pub path: String,
+    pub instructions: String,
+}
+
 /// [`Role::Fix`]'s context.
 #[derive(Debug, Clone, Serialize)]
 pub struct FixContext<'a> {
@@ -615,6 +653,22 @@ mod tests {
                     },
                 ),
                 Role::Report => prompts.render(role, &ReportContext { report: &report }),
+                Role::PullReview => prompts.render(
+                    role,
+                    &PullReviewContext {
+                        pull: &issue,
+                        repo: &repo,
+                        line_format: "`+12|…` an added line",
+                        chunk: "### src/parser.rs (modified)\n@@ fn parse\n+40|if depth > 64 {",
+                        part: 2,
+                        parts: 3,
+                        incremental: true,
+                        path_instructions: &[PathInstruction {
+                            path: "src/**".into(),
+                            instructions: "No panics in the parser.".into(),
+                        }],
+                    },
+                ),
             }
         };
         Role::ALL
@@ -647,7 +701,13 @@ mod tests {
     fn roles_say_what_to_answer_and_carry_their_data() {
         let rendered: std::collections::HashMap<Role, Rendered> =
             render_all(&Prompts::builtin()).into_iter().collect();
-        for role in [Role::Triage, Role::Plan, Role::Review, Role::Recover] {
+        for role in [
+            Role::Triage,
+            Role::Plan,
+            Role::Review,
+            Role::Recover,
+            Role::PullReview,
+        ] {
             assert!(
                 rendered[&role]
                     .system
