@@ -19,6 +19,7 @@ pub mod llm;
 pub mod locks;
 pub mod metrics;
 pub mod queue;
+pub mod review;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;
