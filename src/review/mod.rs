@@ -3,7 +3,9 @@
 
 pub mod anchor;
 pub mod diff;
+pub mod finding;
 pub mod fingerprint;
+pub mod merge;
 
 #[cfg(test)]
 pub(crate) mod testing;
