@@ -23,3 +23,41 @@ pub(crate) fn forge_error(e: crate::forge::ForgeError) -> crate::queue::JobError
         crate::queue::JobError::Fatal(e.into())
     }
 }
+
+/// How to reach a repository's git: its clone URL, default branch and credentials (an
+/// installation token for HTTPS remotes; none for local ones, as in tests).
+pub(crate) struct GitAccess {
+    pub clone_url: String,
+    pub default_branch: String,
+    pub creds: crate::git::Credentials,
+}
+
+impl GitAccess {
+    pub(crate) async fn of(
+        github: &crate::forge::github::GitHub,
+        repo: &crate::forge::github::Repo,
+        installation: Option<crate::event::InstallationId>,
+    ) -> Result<Self, crate::queue::JobError> {
+        use anyhow::Context;
+        let info = repo.get().await.map_err(forge_error)?;
+        let clone_url = info
+            .clone_url
+            .as_ref()
+            .map(|u| u.to_string())
+            .context("GitHub gave the repository no clone_url")
+            .map_err(crate::queue::JobError::Fatal)?;
+        let default_branch = info.default_branch.clone().unwrap_or_else(|| "main".into());
+        let creds = if clone_url.starts_with("https://") {
+            crate::git::Credentials::Token(
+                github.git_token(installation).await.map_err(forge_error)?,
+            )
+        } else {
+            crate::git::Credentials::Anonymous
+        };
+        Ok(Self {
+            clone_url,
+            default_branch,
+            creds,
+        })
+    }
+}

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::GitAccess;
 use super::checkpoint;
 use super::config::ImplementConfig;
 use super::dag::{self, StepResult};
@@ -216,26 +217,17 @@ async fn run_claimed(
     let effects = effects_for(s, github.clone(), repo.clone());
     let cfg = &s.config.implement;
 
-    let info = repo.get().await.map_err(forge)?;
-    let clone_url = info
-        .clone_url
-        .as_ref()
-        .map(|u| u.to_string())
-        .context("GitHub gave the repository no clone_url")
-        .map_err(JobError::Fatal)?;
-    let base = info.default_branch.clone().unwrap_or_else(|| "main".into());
-    let token = github.git_token(task.installation).await.map_err(forge)?;
-    let creds = if clone_url.starts_with("https://") {
-        Credentials::Token(token)
-    } else {
-        Credentials::Anonymous
-    };
+    let GitAccess {
+        clone_url,
+        default_branch,
+        creds,
+    } = GitAccess::of(&github, &repo, task.installation).await?;
     let workspace = s
         .workspaces
         .task_worktree(
             &crate::git::TaskSpec {
                 clone_url,
-                base_branch: base,
+                base_branch: default_branch,
                 issue: task.issue,
                 title: task.title.clone(),
             },
