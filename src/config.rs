@@ -43,6 +43,8 @@ pub struct Config {
     pub sandbox: crate::sandbox::SandboxConfig,
     /// Issue → pull request: the trigger label and the limits of a task.
     pub implement: crate::implement::config::ImplementConfig,
+    /// Pull request reviews.
+    pub review: crate::review::config::ReviewConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -450,6 +452,7 @@ impl Config {
         self.github.validate(&mut out);
         self.sandbox.validate(&mut out);
         self.implement.validate(&mut out);
+        self.review.validate(&mut out);
         out
     }
 

@@ -1,12 +1,14 @@
 //! Job kinds: which jobs a delivery creates, and the handlers that run them.
 //!
 //! Every acted-on event becomes one `event` job: its handler logs it and hands it to the
-//! capabilities (today the implement trigger), which enqueue their own jobs (`implement`).
+//! capabilities (the implement and review triggers), which enqueue their own jobs (`implement`,
+//! `review`).
 
 use crate::app::Services;
 use crate::event::Event;
 use crate::implement;
 use crate::queue::{JobContext, JobError, NewJob, Registry};
+use crate::review;
 
 /// The job kind that carries one received [`Event`].
 pub const EVENT: &str = "event";
@@ -37,6 +39,14 @@ pub fn registry(services: &Services) -> Registry {
             implement::pipeline::run(&s, job.task_id, &ctx.cancel, last).await
         }
     });
+    let s = services.clone();
+    registry.register(review::job::JOB, move |ctx: JobContext| {
+        let s = s.clone();
+        async move {
+            let job: review::job::ReviewJob = ctx.job.decode().map_err(JobError::Fatal)?;
+            review::job::run(&s, &job, &ctx.cancel).await
+        }
+    });
     registry
 }
 
@@ -49,5 +59,6 @@ async fn handle_event(s: Services, ctx: JobContext) -> Result<(), JobError> {
         repo = event.repo().map(|r| r.as_str()).unwrap_or("-"),
         "event received"
     );
-    implement::trigger::on_event(&s, &event).await
+    implement::trigger::on_event(&s, &event).await?;
+    review::trigger::on_event(&s, &event).await
 }

@@ -244,10 +244,12 @@ impl Router {
             .get(kind.as_str())
             .copied()
             .unwrap_or(kind.default_tier());
-        if complexity == Complexity::High {
-            Tier::Strategic
-        } else {
-            base
+        match (kind, complexity) {
+            (_, Complexity::High) => Tier::Strategic,
+            // A review of a change the rules call trivial (docs only, lock files, formatting):
+            // the cheap tier reads it as well, and the review says so.
+            (TaskKind::Review, Complexity::Low) => Tier::Tactical,
+            _ => base,
         }
     }
 

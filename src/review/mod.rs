@@ -20,12 +20,16 @@
 
 pub mod anchor;
 pub mod chunk;
+pub mod config;
 pub mod diff;
 pub mod finding;
 pub mod fingerprint;
+pub mod job;
+pub mod memory;
 pub mod merge;
 pub mod render;
 pub mod skip;
+pub mod trigger;
 pub mod trivial;
 
 #[cfg(test)]

@@ -11,24 +11,24 @@ use crate::fake_github::{FakeGitHub, RepoHandle};
 use crate::fake_model::{self, Answer, FakeModel};
 use crate::support::{SECRET, TestApp, corpus, wait_until};
 
-const REPO: &str = "octo/widgets";
+pub(crate) const REPO: &str = "octo/widgets";
 
 /// Orion with GitHub (App) and models pointed at the fakes, and a repository whose tests check
 /// the widgets' colour.
-struct World {
-    github: FakeGitHub,
-    model: FakeModel,
-    widgets: RepoHandle,
-    installation: u64,
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) github: FakeGitHub,
+    pub(crate) model: FakeModel,
+    pub(crate) widgets: RepoHandle,
+    pub(crate) installation: u64,
+    pub(crate) app: TestApp,
 }
 
 impl World {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
-    async fn start_with(
+    pub(crate) async fn start_with(
         tweak: impl FnOnce(&mut orion_bot::config::Config) + Send + 'static,
     ) -> Self {
         let github = FakeGitHub::start().await;
@@ -83,7 +83,7 @@ impl World {
     }
 
     /// GitHub delivers `issues.labeled` for issue `n` with `label`, sent by `sender`.
-    async fn label(&self, n: u64, label: &str, sender: &str) {
+    pub(crate) async fn label(&self, n: u64, label: &str, sender: &str) {
         let mut body: Value = serde_json::from_slice(
             &std::fs::read(corpus().join("github-webhooks/issues/labeled.payload.json")).unwrap(),
         )
@@ -111,7 +111,7 @@ impl World {
     }
 
     /// Waits until the status comment on issue `n` starts with `headline`.
-    async fn wait_for_status(&self, n: u64, headline: &str) -> String {
+    pub(crate) async fn wait_for_status(&self, n: u64, headline: &str) -> String {
         let github = &self.github;
         wait_until(Duration::from_secs(120), || async move {
             github
@@ -129,7 +129,7 @@ impl World {
     }
 
     /// GitHub delivers `issue_comment.created` for a comment `id` on issue `n` by `user`.
-    async fn comment_event(&self, n: u64, id: u64, user: &str, text: &str) {
+    pub(crate) async fn comment_event(&self, n: u64, id: u64, user: &str, text: &str) {
         let mut body: Value = serde_json::from_slice(
             &std::fs::read(corpus().join("github-webhooks/issue_comment/created.payload.json"))
                 .unwrap(),

@@ -12,5 +12,6 @@ mod llm_providers;
 mod llm_routing;
 mod process;
 mod queue;
+mod review;
 mod sandbox;
 mod support;

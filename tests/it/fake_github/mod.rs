@@ -200,6 +200,48 @@ impl FakeGitHub {
         model.open_issue(&key, author, title, Some(body), false)
     }
 
+    /// `author` opens a pull request from `head` into `base` (branches of `repo`), as on the
+    /// web; returns its number. The caller sends the webhook (see [`FakeGitHub::pull_json`]).
+    pub fn open_pull(
+        &self,
+        repo: &str,
+        author: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> u64 {
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        model.ensure_user(author, UserKind::User);
+        let head_sha = gitrepo::branch_sha(&model.repo(&key).bare, head)
+            .unwrap_or_else(|| panic!("{repo} has no branch {head}"));
+        let number = model.open_issue(&key, author, title, Some(body), false);
+        let id = model.next_id();
+        model
+            .repo_mut(&key)
+            .issues
+            .get_mut(&number)
+            .expect("issue just opened")
+            .pull = Some(model::PullRecord {
+            id,
+            head_ref: head.to_owned(),
+            base_ref: base.to_owned(),
+            draft: false,
+            head_sha,
+        });
+        number
+    }
+
+    /// Pull request `number` as GitHub renders it (the `pull_request` object of its webhooks).
+    pub fn pull_json(&self, repo: &str, number: u64) -> serde_json::Value {
+        let model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        let record = model.repo(&key);
+        let (issue, pull) = record.pull(number).expect("no such pull request");
+        model.pull_json(record, issue, pull, true)
+    }
+
     /// `user` comments on issue or PR `number`; returns the comment id.
     pub fn comment_as(&self, repo: &str, number: u64, user: &str, body: &str) -> u64 {
         let mut model = self.shared.model();

@@ -1,0 +1,351 @@
+//! Pull request reviews end to end: the fake GitHub, real git, a scripted model. What a team
+//! sees: one review per push with comments on the right lines, a summary edited in place, only
+//! new commits reviewed on a push, and nothing raised twice.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::fake_model::Answer;
+use crate::implement::{REPO, World};
+use crate::support::{corpus, wait_until};
+
+/// alice's pull request from `feature`: a new file of shades.
+async fn shades_pull(w: &World) -> u64 {
+    w.widgets.commit_on(
+        "feature",
+        &[("src/shade.txt", "light\ndark\nmid\n")],
+        "Add shades",
+    );
+    w.github.open_pull(
+        REPO,
+        "alice",
+        "feature",
+        "main",
+        "Add shades",
+        "The three shades we sell.",
+    )
+}
+
+/// GitHub delivers `pull_request.<action>` for pull request `n`, as it is now.
+async fn pull_event(w: &World, n: u64, action: &str) {
+    let mut body: Value = serde_json::from_slice(
+        &std::fs::read(corpus().join("github-webhooks/pull_request/opened.payload.json")).unwrap(),
+    )
+    .unwrap();
+    body["action"] = json!(action);
+    body["number"] = json!(n);
+    body["pull_request"] = w.github.pull_json(REPO, n);
+    body["repository"]["full_name"] = json!(REPO);
+    body["repository"]["clone_url"] = json!(w.widgets.clone_url);
+    body["sender"]["login"] = json!("alice");
+    body["sender"]["type"] = json!("User");
+    body["installation"] = json!({"id": w.installation});
+    send(w, "pull_request", &body).await;
+}
+
+/// `user` comments `text` on pull request `n` (GitHub sends `issue_comment` for these).
+async fn pull_comment(w: &World, n: u64, user: &str, text: &str) {
+    let id = w.github.comment_as(REPO, n, user, text);
+    let mut body: Value = serde_json::from_slice(
+        &std::fs::read(corpus().join("github-webhooks/issue_comment/created.payload.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    body["issue"]["number"] = json!(n);
+    body["issue"]["pull_request"] =
+        json!({"url": format!("https://api.github.com/repos/{REPO}/pulls/{n}")});
+    body["comment"]["id"] = json!(id);
+    body["comment"]["body"] = json!(text);
+    body["comment"]["user"]["login"] = json!(user);
+    body["comment"]["user"]["type"] = json!("User");
+    body["sender"]["login"] = json!(user);
+    body["sender"]["type"] = json!("User");
+    body["repository"]["full_name"] = json!(REPO);
+    body["repository"]["clone_url"] = json!(w.widgets.clone_url);
+    body["installation"] = json!({"id": w.installation});
+    send(w, "issue_comment", &body).await;
+}
+
+/// alice resolves the thread Orion's comment `comment` started.
+async fn resolve_thread(w: &World, n: u64, comment: &Value) {
+    let body = json!({
+        "action": "resolved",
+        "thread": {"node_id": "PRRT_1", "comments": [comment]},
+        "pull_request": w.github.pull_json(REPO, n),
+        "repository": {"id": 1, "full_name": REPO, "clone_url": w.widgets.clone_url, "private": false},
+        "installation": {"id": w.installation},
+        "sender": {"login": "alice", "id": 7, "type": "User"},
+    });
+    send(w, "pull_request_review_thread", &body).await;
+}
+
+async fn send(w: &World, event: &str, body: &Value) {
+    let (status, reply) = w
+        .app
+        .github(
+            event,
+            &uuid::Uuid::new_v4().to_string(),
+            &serde_json::to_vec(body).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 202, "{reply}");
+}
+
+fn finding(path: &str, line: u32, severity: &str, confidence: f64, title: &str) -> Value {
+    json!({
+        "path": path, "side": "RIGHT", "start_line": line, "end_line": line,
+        "severity": severity, "confidence": confidence, "title": title,
+        "body": format!("{title}: see the style guide."), "suggestion": null
+    })
+}
+
+fn findings(list: Vec<Value>) -> Answer {
+    Answer::json(json!({ "findings": list }))
+}
+
+/// The summary comment once it mentions `head` (each review edits it in place).
+async fn summary_at(w: &World, n: u64, head: &str) -> String {
+    let short = &head[..7];
+    wait_until(Duration::from_secs(60), || async {
+        w.github
+            .comments(REPO, n)
+            .iter()
+            .any(|c| c.body.starts_with("### Orion review") && c.body.contains(short))
+    })
+    .await;
+    let comments = w.github.comments(REPO, n);
+    let summaries: Vec<_> = comments
+        .iter()
+        .filter(|c| c.body.starts_with("### Orion review"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "one summary, edited in place");
+    summaries[0].body.clone()
+}
+
+#[tokio::test]
+async fn a_pull_request_gets_one_review_on_the_right_lines_and_a_push_is_reviewed_alone() {
+    let w = World::start().await;
+    let n = shades_pull(&w).await;
+    let mut dark = finding(
+        "src/shade.txt",
+        2,
+        "major",
+        0.9,
+        "Dark is not a shade we sell",
+    );
+    dark["suggestion"] = json!("charcoal");
+    w.model.script(
+        "pull_review",
+        [findings(vec![
+            dark,
+            finding("src/shade.txt", 3, "nit", 0.3, "Maybe sort the shades"),
+        ])],
+    );
+    pull_event(&w, n, "opened").await;
+    let head = w.widgets.branch_sha("feature").unwrap();
+    let summary = summary_at(&w, n, &head).await;
+
+    let reviews = w.github.reviews(REPO, n);
+    assert_eq!(reviews.len(), 1);
+    let review = &reviews[0];
+    assert_eq!(
+        (review.state.as_str(), review.commit_id.as_str()),
+        ("COMMENTED", head.as_str())
+    );
+    assert_eq!(review.comments.len(), 1, "the unsure nit is not posted");
+    let c = &review.comments[0];
+    assert_eq!(
+        (c.path.as_str(), c.line, c.side.as_str()),
+        ("src/shade.txt", 2, "RIGHT")
+    );
+    assert!(
+        c.body
+            .starts_with("**major** · Dark is not a shade we sell"),
+        "{}",
+        c.body
+    );
+    assert!(
+        c.body.contains("```suggestion\ncharcoal\n```"),
+        "{}",
+        c.body
+    );
+    assert!(
+        summary.contains("### Orion review: 💬 Comments"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Reviewed the whole pull request"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Reviewed 1 of 1 files, 3 of 3 changed lines."),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `src/shade.txt` | 0 | 1 | 0 | 0 |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("1 below the severity or confidence threshold"),
+        "{summary}"
+    );
+    let first = &w.model.requests("pull_review")[0];
+    assert!(
+        first.last_user_text.contains("+2|dark"),
+        "{}",
+        first.last_user_text
+    );
+
+    // A push: only the new commit is shown to the reviewer, and its finding posted alone.
+    w.widgets
+        .commit_on("feature", &[("src/price.txt", "10\n")], "Prices");
+    w.model.script(
+        "pull_review",
+        [findings(vec![finding(
+            "src/price.txt",
+            1,
+            "minor",
+            0.8,
+            "Price has no currency",
+        )])],
+    );
+    pull_event(&w, n, "synchronize").await;
+    let second = w.widgets.branch_sha("feature").unwrap();
+    let summary = summary_at(&w, n, &second).await;
+    let request = &w.model.requests("pull_review")[1];
+    assert!(
+        request.last_user_text.contains("src/price.txt")
+            && !request.last_user_text.contains("src/shade.txt"),
+        "{}",
+        request.last_user_text
+    );
+    assert!(
+        summary.contains(&format!("the commits since `{}`", &head[..7])),
+        "{summary}"
+    );
+    let reviews = w.github.reviews(REPO, n);
+    assert_eq!(reviews.len(), 2, "one review per push");
+    assert_eq!(reviews[1].comments.len(), 1);
+    assert_eq!(reviews[1].comments[0].path, "src/price.txt");
+
+    // The same head delivered again (a redelivery, `ready_for_review`): no second review.
+    pull_event(&w, n, "ready_for_review").await;
+    w.app.drain().await;
+    assert_eq!(w.github.reviews(REPO, n).len(), 2);
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
+
+#[tokio::test]
+async fn findings_already_posted_or_resolved_are_not_raised_again_even_on_a_full_review() {
+    let w = World::start().await;
+    let n = shades_pull(&w).await;
+    let dark = || {
+        finding(
+            "src/shade.txt",
+            2,
+            "major",
+            0.9,
+            "Dark is not a shade we sell",
+        )
+    };
+    let mid = || finding("src/shade.txt", 3, "minor", 0.9, "Mid is vague");
+    w.model
+        .script("pull_review", [findings(vec![dark(), mid()])]);
+    pull_event(&w, n, "opened").await;
+    let head = w.widgets.branch_sha("feature").unwrap();
+    summary_at(&w, n, &head).await;
+    let comments = w.github.reviews(REPO, n)[0].comments.clone();
+    assert_eq!(comments.len(), 2);
+
+    // alice resolves the thread on "dark"; GitHub sends the thread with Orion's comment.
+    let orion = w.github.bot_login();
+    let dark_comment = comments.iter().find(|c| c.line == 2).unwrap();
+    resolve_thread(
+        &w,
+        n,
+        &json!({
+            "id": 900, "pull_request_review_id": w.github.reviews(REPO, n)[0].id,
+            "body": dark_comment.body, "user": {"login": orion, "id": 1, "type": "Bot"},
+            "path": "src/shade.txt", "line": 2, "side": "RIGHT", "commit_id": head,
+            "html_url": "https://github.com/octo/widgets/pull/1#discussion_r900"
+        }),
+    )
+    .await;
+    w.app.drain().await;
+    let states: Vec<(i64, String)> =
+        sqlx::query_as("SELECT line, state FROM review_findings ORDER BY line")
+            .fetch_all(w.app.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(states, [(2, "resolved".to_owned()), (3, "open".to_owned())]);
+
+    // A full review on request: the model says both again, and a new thing; only the new one
+    // is posted.
+    w.model.script(
+        "pull_review",
+        [findings(vec![
+            dark(),
+            mid(),
+            finding("src/shade.txt", 1, "major", 0.9, "Light is too bright"),
+        ])],
+    );
+    pull_comment(&w, n, "alice", "/orion review").await;
+    wait_until(Duration::from_secs(60), || async {
+        w.github.reviews(REPO, n).len() == 2
+    })
+    .await;
+    let second = &w.github.reviews(REPO, n)[1];
+    assert_eq!(second.comments.len(), 1, "{:?}", second.comments);
+    assert_eq!(second.comments[0].line, 1);
+    w.app.drain().await;
+    let summary = w
+        .github
+        .comments(REPO, n)
+        .into_iter()
+        .find(|c| c.body.starts_with("### Orion review"))
+        .unwrap()
+        .body;
+    assert!(summary.contains("2 already raised or settled"), "{summary}");
+    assert!(
+        summary.contains("Reviewed the whole pull request"),
+        "{summary}"
+    );
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
+
+#[tokio::test]
+async fn drafts_bots_and_repositories_that_turned_reviews_off_are_skipped_unless_asked() {
+    let w = World::start().await;
+    w.widgets.commit_on(
+        "main",
+        &[(".github/orion.yml", "review: off\n")],
+        "No reviews",
+    );
+    let n = shades_pull(&w).await;
+    pull_event(&w, n, "opened").await;
+    w.app.drain().await;
+    assert!(w.github.reviews(REPO, n).is_empty());
+    assert!(w.model.requests("pull_review").is_empty());
+
+    // A reader without write access cannot force one; a writer can.
+    w.github.grant(REPO, "mallory", "read");
+    pull_comment(&w, n, "mallory", "/orion review").await;
+    w.app.drain().await;
+    assert!(w.model.requests("pull_review").is_empty());
+    assert!(
+        w.github
+            .comments(REPO, n)
+            .iter()
+            .any(|c| c.body.starts_with("Sorry @mallory"))
+    );
+    w.model.script("pull_review", [findings(vec![])]);
+    pull_comment(&w, n, "alice", "/orion review").await;
+    let head = w.widgets.branch_sha("feature").unwrap();
+    let summary = summary_at(&w, n, &head).await;
+    assert!(summary.contains("✅ No new findings"), "{summary}");
+    assert!(
+        w.github.reviews(REPO, n).is_empty(),
+        "nothing to say: no review posted"
+    );
+}
