@@ -349,3 +349,69 @@ async fn drafts_bots_and_repositories_that_turned_reviews_off_are_skipped_unless
         "nothing to say: no review posted"
     );
 }
+
+#[tokio::test]
+async fn a_large_pull_request_is_reviewed_completely_in_chunks_with_the_coverage_said() {
+    // 300 files, 20,100 changed lines, plus a lock file that is skipped by rule; comments
+    // capped at 2 of the 3 findings the reviewer returns.
+    let w = World::start_with(|c| {
+        c.review.chunk_tokens = 20_000;
+        c.review.max_comments = 2;
+    })
+    .await;
+    let body: String = (1..=67).map(|i| format!("value {i}\n")).collect();
+    let mut files: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("data/part{i:03}.txt"), body.clone()))
+        .collect();
+    files.push(("Cargo.lock".into(), "# lock\n".repeat(50)));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    w.widgets.commit_on("big", &refs, "A lot of data");
+    let n = w
+        .github
+        .open_pull(REPO, "alice", "big", "main", "Data", "Adds the data set.");
+    w.model.script(
+        "pull_review",
+        [findings(vec![
+            finding("data/part000.txt", 1, "major", 0.9, "First value is wrong"),
+            finding("data/part000.txt", 2, "minor", 0.9, "Second value is odd"),
+            finding("data/part000.txt", 3, "major", 0.9, "Third value is wrong"),
+        ])],
+    );
+    w.model.fallback("pull_review", findings(vec![]));
+    pull_event(&w, n, "opened").await;
+    let head = w.widgets.branch_sha("big").unwrap();
+    let summary = summary_at(&w, n, &head).await;
+    assert!(
+        summary.contains("Reviewed 300 of 301 files, 20,100 of 20,150 changed lines; skipped: Cargo.lock (lock file)."),
+        "{summary}"
+    );
+    let requests = w.model.requests("pull_review");
+    assert!(requests.len() >= 5, "{} chunks", requests.len());
+    // Every data file was in exactly one request.
+    for i in [0, 150, 299] {
+        let path = format!("### data/part{i:03}.txt");
+        let holding = requests
+            .iter()
+            .filter(|r| r.last_user_text.contains(&path))
+            .count();
+        assert_eq!(holding, 1, "{path}");
+    }
+    let review = &w.github.reviews(REPO, n)[0];
+    let titles: Vec<&str> = review
+        .comments
+        .iter()
+        .map(|c| c.body.lines().next().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "**major** · First value is wrong",
+            "**major** · Third value is wrong"
+        ],
+        "the cap keeps the most severe"
+    );
+    assert!(summary.contains("1 over the comment cap"), "{summary}");
+}
