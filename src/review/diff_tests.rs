@@ -126,8 +126,11 @@ fn quoted_paths_with_spaces_and_unicode_are_decoded() {
     repo.write("docs/with space.md", "a\nb\n");
     repo.write("café.txt", "é\n");
     repo.write("naïve dir/ünï.rs", "x\n");
+    repo.write("my logo.png", [0u8, 1]);
     let base = repo.commit("base");
     repo.write("docs/with space.md", "a\nB\n");
+    repo.write("my logo.png", [0u8, 2]);
+    repo.write("say \"hi\"\tnow.txt", "hi\n");
     repo.mv("café.txt", "thé q.txt");
     repo.write("naïve dir/ünï.rs", "y\n");
     let head = repo.commit("head");
@@ -136,18 +139,33 @@ fn quoted_paths_with_spaces_and_unicode_are_decoded() {
         text.contains(r#""a/caf\303\251.txt""#),
         "git quotes: {text}"
     );
+    assert!(
+        text.contains(r#""b/say \"hi\"\tnow.txt""#),
+        "git escapes: {text}"
+    );
 
     let diff = Diff::parse(&text).unwrap();
     let paths: Vec<&str> = diff.files.iter().map(FileDiff::path).collect();
     assert_eq!(
         paths,
-        ["docs/with space.md", "naïve dir/ünï.rs", "thé q.txt"]
+        [
+            "docs/with space.md",
+            "my logo.png",
+            "naïve dir/ünï.rs",
+            "say \"hi\"\tnow.txt",
+            "thé q.txt"
+        ]
     );
     assert_eq!(diff.files[0].hunks[0].lines[2].text, "B");
-    let renamed = &diff.files[2];
+    assert!(
+        diff.files[1].binary,
+        "a binary file's path is read from `diff --git` alone"
+    );
+    assert_eq!(diff.files[3].status, FileStatus::Added);
+    let renamed = &diff.files[4];
     assert_eq!(renamed.status, FileStatus::Renamed);
     assert_eq!(renamed.old_path.as_deref(), Some("café.txt"));
-    assert_eq!(diff.files[1].hunks[0].lines[1].text, "y");
+    assert_eq!(diff.files[2].hunks[0].lines[1].text, "y");
 }
 
 #[test]
