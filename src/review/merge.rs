@@ -74,7 +74,8 @@ impl Merged {
 }
 
 /// Merges findings from every chunk of a review of `diff` (see the module documentation).
-/// `known` holds the fingerprints already raised on the pull request.
+/// `known` holds the fingerprints already raised on the pull request. A finding citing a renamed
+/// file by its old name comes out under the new one.
 pub fn merge(
     findings: impl IntoIterator<Item = Finding>,
     diff: &Diff,
@@ -83,9 +84,15 @@ pub fn merge(
 ) -> Merged {
     let mut all: Vec<Kept> = findings
         .into_iter()
-        .map(|finding| Kept {
-            fingerprint: finding.fingerprint(diff),
-            finding,
+        .map(|mut finding| {
+            // A renamed file's old name is the same file: use the name comments are posted under.
+            if let Some(file) = diff.file(&finding.path) {
+                finding.path = file.path().to_string();
+            }
+            Kept {
+                fingerprint: finding.fingerprint(diff),
+                finding,
+            }
         })
         .collect();
     // Most important first, so the first of a group of duplicates is the one to keep.
@@ -381,6 +388,32 @@ mod tests {
             &HashSet::new(),
         );
         assert_eq!(m.dropped_count(|d| d == &Dropped::BelowSeverity), 1);
+    }
+
+    #[test]
+    fn a_renamed_file_cited_by_both_names_is_one_file() {
+        let repo = GitRepo::new();
+        repo.write("old.rs", numbered(20));
+        let base = repo.commit("base");
+        repo.mv("old.rs", "new.rs");
+        repo.write("new.rs", numbered(20).replace("line 5\n", "five\n"));
+        let head = repo.commit("head");
+        let diff = Diff::parse(&repo.diff(&base, &head)).unwrap();
+        let m = merge(
+            [
+                f("old.rs", (5, 5), Severity::Major, 0.9, "Wrong constant"),
+                f("new.rs", (5, 5), Severity::Major, 0.8, "wrong constant"),
+            ],
+            &diff,
+            &everything(),
+            &HashSet::new(),
+        );
+        assert_eq!(m.kept.len(), 1);
+        assert_eq!(m.kept[0].finding.path, "new.rs");
+        assert_eq!(
+            m.dropped_count(|d| matches!(d, Dropped::Duplicate { .. })),
+            1
+        );
     }
 
     #[test]
