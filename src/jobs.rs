@@ -5,6 +5,7 @@
 //! `review`).
 
 use crate::app::Services;
+use crate::commands;
 use crate::event::Event;
 use crate::implement;
 use crate::queue::{JobContext, JobError, NewJob, Registry};
@@ -60,5 +61,6 @@ async fn handle_event(s: Services, ctx: JobContext) -> Result<(), JobError> {
         "event received"
     );
     implement::trigger::on_event(&s, &event).await?;
-    review::trigger::on_event(&s, &event).await
+    review::trigger::on_event(&s, &event).await?;
+    commands::on_event(&s, &event).await
 }

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod app;
 pub mod calendar;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod event;
 pub mod failpoint;

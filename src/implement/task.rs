@@ -301,6 +301,48 @@ impl Tasks {
         row.as_ref().map(decode).transpose()
     }
 
+    /// The task that opened pull request `pull`, if Orion opened it.
+    pub async fn for_pull(
+        &self,
+        repo: &RepoName,
+        pull: IssueNumber,
+    ) -> anyhow::Result<Option<Task>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND pr_number = $2 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(repo.as_str())
+        .bind(pull.0 as i64)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Brings a blocked, failed or stopped task back (`/orion retry`): from its plan's undone
+    /// steps when it has a plan (done steps stay done, their commits on the branch), else from
+    /// triage, with its rounds counted afresh. `None` when it is not finished that way, or when
+    /// another task for the issue started meanwhile.
+    pub async fn reopen(&self, id: i64) -> anyhow::Result<Option<Task>> {
+        let mut tx = self.store.begin_write().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET
+                 state = CASE WHEN plan IS NULL THEN 'queued' ELSE 'executing' END,
+                 detail = NULL, cancel_requested = FALSE, finished_at = NULL,
+                 rounds = 0, review_rounds = 0, replans = 0, updated_at = $2
+             WHERE id = $1 AND state IN ('blocked', 'failed', 'cancelled')
+               AND NOT EXISTS (SELECT 1 FROM tasks other
+                               WHERE other.repo = tasks.repo AND other.issue = tasks.issue
+                                 AND other.state NOT IN ('done', 'blocked', 'failed', 'cancelled'))
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await
+        .with_context(|| format!("while reopening task {id}"))?;
+        tx.commit().await?;
+        row.as_ref().map(decode).transpose()
+    }
+
     /// Moves an unfinished task to `state`, with the update's fields, and returns it as stored;
     /// an error when the task is already finished.
     pub async fn advance(

@@ -912,3 +912,133 @@ async fn a_fix_round_on_a_change_to_a_sensitive_file_stays_on_the_strategic_floo
     assert_eq!(models, ["strong", "strong", "strong"]);
     assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
 }
+
+/// The answer Orion posted on issue `n` that starts with `start`, once it is there.
+async fn answer(w: &World, n: u64, start: &str) -> String {
+    wait_until(Duration::from_secs(30), || async {
+        w.github
+            .comments(REPO, n)
+            .iter()
+            .any(|c| c.body.starts_with(start))
+    })
+    .await;
+    w.github
+        .comments(REPO, n)
+        .into_iter()
+        .find(|c| c.body.starts_with(start))
+        .unwrap()
+        .body
+}
+
+#[tokio::test]
+async fn help_unknown_words_and_commands_from_readers_get_one_answer_each() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    let id = w.github.comment_as(REPO, n, "alice", "/orion help");
+    w.comment_event(n, id, "alice", "/orion help").await;
+    let help = answer(&w, n, "### Orion commands").await;
+    assert!(
+        help.contains("- `/orion fix`") && help.contains("`orion` label"),
+        "{help}"
+    );
+
+    let id = w.github.comment_as(REPO, n, "alice", "/orion implment");
+    w.comment_event(n, id, "alice", "/orion implment").await;
+    let did_you_mean = answer(&w, n, "`/orion implment` is not a command").await;
+    assert!(
+        did_you_mean.contains("Did you mean `/orion implement`?"),
+        "{did_you_mean}"
+    );
+
+    let id = w.github.comment_as(REPO, n, "alice", "/orion status");
+    w.comment_event(n, id, "alice", "/orion status").await;
+    answer(&w, n, "No Orion task for this issue yet").await;
+
+    // A reader: one polite answer, then silence.
+    w.github.grant(REPO, "mallory", "read");
+    for text in ["/orion status", "/orion retry"] {
+        let id = w.github.comment_as(REPO, n, "mallory", text);
+        w.comment_event(n, id, "mallory", text).await;
+    }
+    w.app.drain().await;
+    let sorry = w
+        .github
+        .comments(REPO, n)
+        .into_iter()
+        .filter(|c| c.body.starts_with("Sorry @mallory"))
+        .count();
+    assert_eq!(sorry, 1);
+    // The help was not posted twice for a redelivered webhook either.
+    w.comment_event(n, id, "mallory", "/orion retry").await;
+    w.app.drain().await;
+    let comments = w.github.comments(REPO, n);
+    assert_eq!(
+        comments
+            .iter()
+            .filter(|c| c.body.starts_with("### Orion commands"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_task_retried_resumes_and_opens_its_pull_request() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    let lost = Answer::text("I am not sure what to do.");
+    w.model.script("implement", vec![lost.clone(); 4]);
+    w.model.script(
+        "recover",
+        [Answer::json(json!({
+            "summary": "Root cause: unclear. Same step again.",
+            "steps": [{"id": "colour", "goal": "Make widgets red", "files": ["src/colour.txt"],
+                       "depends_on": [], "tier": "tactical", "verify": "cat src/colour.txt"}]
+        }))],
+    );
+    w.model.script("implement", vec![lost; 4]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_status(n, "### ⛔ Blocked").await;
+    assert!(
+        w.github
+            .labels(REPO, n)
+            .contains(&"orion:blocked".to_owned())
+    );
+
+    // A human had a look; the models will do better now.
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    let id = w.github.comment_as(REPO, n, "alice", "/orion retry");
+    w.comment_event(n, id, "alice", "/orion retry").await;
+    w.wait_for_pull().await;
+    let pr = &w.github.pulls(REPO)[0];
+    assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+    assert!(
+        !w.github
+            .labels(REPO, n)
+            .contains(&"orion:blocked".to_owned())
+    );
+    // No second triage or plan: the task went on from its plan.
+    assert_eq!(w.model.requests("triage").len(), 1);
+    assert_eq!(w.model.requests("plan").len(), 1);
+
+    // Status now shows the finished task.
+    w.wait_for_status(n, "### ✅ Done").await;
+    let id = w.github.comment_as(REPO, n, "alice", "/orion status");
+    w.comment_event(n, id, "alice", "/orion status").await;
+    let status = answer(&w, n, "**Task 1 on #1, as of now:**").await;
+    assert!(
+        status.contains("### ✅ Done")
+            && status.contains("- [x] `colour`")
+            && status.contains("spent $"),
+        "{status}"
+    );
+}
