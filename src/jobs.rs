@@ -48,6 +48,14 @@ pub fn registry(services: &Services) -> Registry {
             review::job::run(&s, &job, &ctx.cancel).await
         }
     });
+    let s = services.clone();
+    registry.register(review::fix::JOB, move |ctx: JobContext| {
+        let s = s.clone();
+        async move {
+            let job: review::fix::FixJob = ctx.job.decode().map_err(JobError::Fatal)?;
+            review::fix::run(&s, &job, &ctx.cancel).await
+        }
+    });
     registry
 }
 

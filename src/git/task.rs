@@ -404,6 +404,52 @@ impl TaskWorkspace {
         .await
     }
 
+    /// Takes in commits people pushed to the task's branch on the remote since Orion last
+    /// pushed (a reviewer's fix-up, a merge of the base), so Orion's next commit goes on top of
+    /// them instead of being refused or, worse, overwriting them. The mirror must have been
+    /// fetched (opening the workspace does). Fails when the histories diverged: someone
+    /// rewrote the branch, and only a human should decide which side wins. Returns whether
+    /// anything was taken in.
+    pub async fn catch_up_with_remote(&self) -> anyhow::Result<bool> {
+        let this = self.clone();
+        blocking(move || {
+            let repo = this.open()?;
+            this.ensure_on_task_branch(&repo)?;
+            let mirror = Repository::open_bare(&this.mirror)?;
+            let Ok(remote) = mirror.find_reference(&remote_ref(&this.branch)) else {
+                return Ok(false); // never pushed, or deleted on the remote
+            };
+            let theirs = remote.peel_to_commit()?.id();
+            let ours = repo.head()?.peel_to_commit()?.id();
+            if theirs == ours || repo.graph_descendant_of(ours, theirs)? {
+                return Ok(false);
+            }
+            if !repo.graph_descendant_of(theirs, ours)? {
+                bail!(
+                    "the branch {} was rewritten on the remote ({} does not contain Orion's {}); a human should decide which history to keep",
+                    this.branch,
+                    theirs,
+                    ours
+                );
+            }
+            let target = repo.find_commit(theirs)?;
+            let mut checkout = git2::build::CheckoutBuilder::new();
+            checkout.safe();
+            repo.checkout_tree(target.as_object(), Some(&mut checkout))?;
+            repo.head()?
+                .set_target(theirs, "orion: take in commits pushed to the branch")?;
+            mirror.reference(
+                &super::names::pushed_ref(&this.branch),
+                theirs,
+                true,
+                "orion: the branch as found on the remote",
+            )?;
+            tracing::info!(branch = %this.branch, from = %ours, to = %theirs, "took in remote commits");
+            Ok(true)
+        })
+        .await
+    }
+
     /// The paths the task changed since its fork point (both names of a rename), sorted: what
     /// a review or a fix of the change is about, and so what the sensitive-path rule judges.
     pub async fn changed_paths_from_base(&self) -> anyhow::Result<Vec<String>> {

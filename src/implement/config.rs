@@ -52,6 +52,15 @@ impl Default for ImplementConfig {
 }
 
 impl ImplementConfig {
+    /// The bounds on one attempt of a dev agent, for plan steps and fixes alike.
+    pub fn step_limits(&self) -> crate::agent::dev::StepLimits {
+        crate::agent::dev::StepLimits {
+            max_tool_calls: self.step_max_tool_calls,
+            max_tokens: self.step_max_tokens,
+            timeout: std::time::Duration::from_secs(self.step_timeout_s),
+        }
+    }
+
     pub fn validate(&self, out: &mut Vec<Problem>) {
         let mut bad = |key: &str, message: String, fix: &str| {
             out.push(Problem {

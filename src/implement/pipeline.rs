@@ -33,7 +33,7 @@ use super::prompts::{
 use super::report;
 use super::task::{StepRecord, Task, TaskState, Tasks, Update};
 use super::verify::{RepoSettings, SETTINGS_PATH, test_command};
-use crate::agent::dev::{StepContext, StepError, StepLimits, run_step};
+use crate::agent::dev::{StepContext, StepError, run_step};
 use crate::app::Services;
 use crate::forge::github::{
     CheckConclusion, CheckOutput, CheckStatus, Effects, NewCheckRun, NewPullRequest,
@@ -647,14 +647,6 @@ impl Run<'_> {
         out
     }
 
-    fn limits(&self) -> StepLimits {
-        StepLimits {
-            max_tool_calls: self.cfg.step_max_tool_calls,
-            max_tokens: self.cfg.step_max_tokens,
-            timeout: Duration::from_secs(self.cfg.step_timeout_s),
-        }
-    }
-
     fn co_author(&self) -> (String, String) {
         let login = self.issue.author.clone();
         let email = format!("{login}@users.noreply.github.com");
@@ -1012,7 +1004,7 @@ impl Run<'_> {
             workspace: &self.workspace,
             read_only: vec![self.workspace.mirror_path().to_path_buf()],
             spec,
-            limits: self.limits(),
+            limits: self.cfg.step_limits(),
             cancel: self.cancel,
             git_lock: &self.git_lock,
             retry_above,

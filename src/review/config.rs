@@ -39,9 +39,6 @@ pub struct ReviewConfig {
     /// Rounds of "Orion's review of its own pull request finds something critical → a fix is
     /// pushed → re-review" before it asks a human.
     pub auto_fix_rounds: u32,
-    /// Whether `/orion fix` works on pull requests Orion did not open (same repository only,
-    /// from people with write access). Off: only on Orion's own branches.
-    pub fix_any_pull: bool,
 }
 
 impl Default for ReviewConfig {
@@ -60,7 +57,6 @@ impl Default for ReviewConfig {
             context_lines: 5,
             max_parallel: 3,
             auto_fix_rounds: 2,
-            fix_any_pull: false,
         }
     }
 }

@@ -424,6 +424,27 @@ pub async fn run(
             .await
             .map_err(JobError::Retry)?;
     }
+    // Orion's own pull request with something critical: back to a dev agent, a bounded
+    // number of rounds; then it waits for a human like any other.
+    if critical
+        && author == me
+        && memory
+            .take_auto_fix(&job.repo, job.pull, s.config.review.auto_fix_rounds)
+            .await
+            .map_err(JobError::Retry)?
+    {
+        super::trigger::enqueue_fix(
+            s,
+            super::fix::FixJob {
+                repo: job.repo.clone(),
+                installation: job.installation,
+                pull: job.pull,
+                asked: None,
+            },
+            &format!("auto:{head}"),
+        )
+        .await?;
+    }
     tracing::info!(repo = %job.repo, pull = %job.pull, head = short, findings = merged.kept.len(),
         chunks = parts, failed = failed.len(), "pull request reviewed");
     Ok(())

@@ -199,6 +199,29 @@ impl ReviewMemory {
         Ok(changed > 0)
     }
 
+    /// Counts one automatic fix round on the pull request, if fewer than `max` were made;
+    /// whether this one may go ahead. One statement, so two reviews racing cannot both pass.
+    pub async fn take_auto_fix(
+        &self,
+        repo: &RepoName,
+        pr: IssueNumber,
+        max: u32,
+    ) -> anyhow::Result<bool> {
+        let changed = self
+            .store
+            .write_one(
+                sqlx::query(
+                    "UPDATE pr_reviews SET auto_fixes = auto_fixes + 1
+                     WHERE repo = $1 AND pr = $2 AND auto_fixes < $3",
+                )
+                .bind(repo.as_str())
+                .bind(pr.0 as i64)
+                .bind(i64::from(max)),
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
     /// Settles every finding a review carried (a dismissed review).
     pub async fn settle_review(
         &self,
@@ -296,6 +319,11 @@ mod tests {
             .await
             .unwrap();
         assert!(!m.settle(&repo, pr, "f2", FindingState::Open).await.unwrap());
+
+        // Automatic fix rounds are bounded.
+        assert!(m.take_auto_fix(&repo, pr, 2).await.unwrap());
+        assert!(m.take_auto_fix(&repo, pr, 2).await.unwrap());
+        assert!(!m.take_auto_fix(&repo, pr, 2).await.unwrap());
 
         // Dismissing a review settles the open findings it carried.
         assert_eq!(

@@ -24,6 +24,7 @@ pub mod config;
 pub mod diff;
 pub mod finding;
 pub mod fingerprint;
+pub mod fix;
 pub mod job;
 pub mod memory;
 pub mod merge;

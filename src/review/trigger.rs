@@ -3,6 +3,7 @@
 //! (resolving a thread, dismissing the review, answering in disagreement) is remembered so the
 //! finding is never raised again. Rules only, no model.
 
+use super::fix::{FixJob, JOB as FIX};
 use super::job::{JOB, ReviewJob};
 use super::memory::{FindingState, ReviewMemory};
 use crate::app::Services;
@@ -32,7 +33,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             }
             // One job per pushed head: a redelivery, or `opened` and `ready_for_review` for the
             // same commit, is one review.
-            enqueue(
+            enqueue_review(
                 s,
                 &e.repo.name,
                 e.installation,
@@ -48,7 +49,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             let Some((command, _)) = commands::parse(&e.comment.body) else {
                 return Ok(());
             };
-            if command != Command::Review {
+            if !matches!(command, Command::Review | Command::Fix) {
                 return Ok(()); // the other commands are answered by the command handler
             }
             let me = github.identity().await.map_err(forge)?;
@@ -72,7 +73,20 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             repo.react(ReactionTarget::Comment(e.comment.id), "eyes")
                 .await
                 .map_err(forge)?;
-            enqueue(
+            if command == Command::Fix {
+                return enqueue_fix(
+                    s,
+                    FixJob {
+                        repo: e.repo.name.clone(),
+                        installation: e.installation,
+                        pull: e.issue.number,
+                        asked: Some((e.comment.id, by.login.clone())),
+                    },
+                    &format!("asked:{}", e.comment.id),
+                )
+                .await;
+            }
+            enqueue_review(
                 s,
                 &e.repo.name,
                 e.installation,
@@ -147,7 +161,9 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
     }
 }
 
-async fn enqueue(
+/// Enqueues a review of pull request `pull`; `why` makes the key (`head:SHA` for a pushed head,
+/// so the push's webhook and Orion's own re-review after a fix are one job).
+pub(crate) async fn enqueue_review(
     s: &Services,
     repo: &RepoName,
     installation: Option<InstallationId>,
@@ -166,6 +182,17 @@ async fn enqueue(
             },
             format!("{JOB}:{repo}#{}:{why}", pull.0),
         )
+        .await
+        .map_err(JobError::Retry)?;
+    Ok(())
+}
+
+/// Enqueues a fix round; `why` makes the key (the command's comment, or the head an automatic
+/// round answers).
+pub(crate) async fn enqueue_fix(s: &Services, job: FixJob, why: &str) -> Result<(), JobError> {
+    let key = format!("{FIX}:{}#{}:{why}", job.repo, job.pull.0);
+    s.jobs
+        .enqueue(FIX, &job, key)
         .await
         .map_err(JobError::Retry)?;
     Ok(())

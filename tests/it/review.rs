@@ -29,6 +29,10 @@ async fn shades_pull(w: &World) -> u64 {
 
 /// GitHub delivers `pull_request.<action>` for pull request `n`, as it is now.
 async fn pull_event(w: &World, n: u64, action: &str) {
+    pull_event_by(w, n, action, "alice").await
+}
+
+async fn pull_event_by(w: &World, n: u64, action: &str, sender: &str) {
     let mut body: Value = serde_json::from_slice(
         &std::fs::read(corpus().join("github-webhooks/pull_request/opened.payload.json")).unwrap(),
     )
@@ -38,7 +42,7 @@ async fn pull_event(w: &World, n: u64, action: &str) {
     body["pull_request"] = w.github.pull_json(REPO, n);
     body["repository"]["full_name"] = json!(REPO);
     body["repository"]["clone_url"] = json!(w.widgets.clone_url);
-    body["sender"]["login"] = json!("alice");
+    body["sender"]["login"] = json!(sender);
     body["sender"]["type"] = json!("User");
     body["installation"] = json!({"id": w.installation});
     send(w, "pull_request", &body).await;
@@ -414,4 +418,109 @@ async fn a_large_pull_request_is_reviewed_completely_in_chunks_with_the_coverage
         "the cap keeps the most severe"
     );
     assert!(summary.contains("1 over the comment cap"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_and_re_reviewed() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script(
+        "triage",
+        [Answer::json(json!({
+            "kind": "bug", "complexity": "simple", "risky": false,
+            "likely_files": ["src/colour.txt"], "labels": [], "clear": true, "question": null,
+            "reasoning": "one file"
+        }))],
+    );
+    w.model.script(
+        "plan",
+        [Answer::json(json!({
+            "summary": "Change the colour file to red.",
+            "steps": [{"id": "colour", "goal": "Make widgets red", "files": ["src/colour.txt"],
+                       "depends_on": [], "tier": "tactical", "verify": "grep -qx red src/colour.txt"}]
+        }))],
+    );
+    w.model.script(
+        "implement",
+        [
+            Answer::tool(
+                "write_file",
+                json!({"path": "src/colour.txt", "content": "red\n"}),
+            ),
+            Answer::tool("finish", json!({"summary": "red"})),
+        ],
+    );
+    w.model
+        .script("review", [Answer::json(json!({"findings": []}))]);
+    w.label(n, "orion", "alice").await;
+    wait_until(Duration::from_secs(60), || async {
+        !w.github.pulls(REPO).is_empty()
+    })
+    .await;
+    let pr = w.github.pulls(REPO)[0].clone();
+
+    // GitHub tells Orion about its own pull request; its review finds something critical.
+    w.model.script(
+        "pull_review",
+        [findings(vec![finding(
+            "src/colour.txt",
+            1,
+            "critical",
+            0.95,
+            "The shade file the issue implies is missing",
+        )])],
+    );
+    w.model.script(
+        "fix",
+        [
+            Answer::tool(
+                "write_file",
+                json!({"path": "src/shade.txt", "content": "crimson\n"}),
+            ),
+            Answer::tool(
+                "finish",
+                json!({"summary": "Added src/shade.txt with the shade."}),
+            ),
+        ],
+    );
+    // The re-review of the fixed head finds nothing new.
+    w.model.script("pull_review", [findings(vec![])]);
+    pull_event_by(&w, pr.number, "opened", &w.github.bot_login()).await;
+
+    wait_until(Duration::from_secs(60), || async {
+        let roots = w.github.thread_roots(REPO, pr.number);
+        roots.len() == 1 && !w.github.thread_replies(REPO, roots[0]).is_empty()
+    })
+    .await;
+    let root = w.github.thread_roots(REPO, pr.number)[0];
+    let reply = &w.github.thread_replies(REPO, root)[0];
+    assert!(reply.body.starts_with("Addressed in `"), "{}", reply.body);
+    assert!(reply.body.contains("Added src/shade.txt"), "{}", reply.body);
+    let head = w.widgets.branch_sha(&pr.head).unwrap();
+    assert!(reply.body.contains(&head[..7]), "{} vs {head}", reply.body);
+    // Orion reviewed its own PR with a comment (GitHub refuses "request changes" on one's own).
+    assert_eq!(w.github.reviews(REPO, pr.number)[0].state, "COMMENTED");
+    let summary = summary_at(&w, pr.number, &head).await;
+    assert!(summary.contains("✅ No new findings"), "{summary}");
+    w.app.drain().await;
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM review_findings")
+        .fetch_all(w.app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(states, ["addressed"]);
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+
+    // On a pull request Orion did not open, `/orion fix` is refused with the reason.
+    let theirs = shades_pull(&w).await;
+    pull_comment(&w, theirs, "alice", "/orion fix").await;
+    w.app.drain().await;
+    assert!(
+        w.github.comments(REPO, theirs).iter().any(|c| c
+            .body
+            .starts_with("Orion only pushes to branches it created")),
+        "{:?}",
+        w.github.comments(REPO, theirs)
+    );
 }

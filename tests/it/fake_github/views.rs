@@ -189,6 +189,32 @@ impl FakeGitHub {
         })
     }
 
+    /// The replies in the review thread that comment `root` started, oldest first.
+    pub fn thread_replies(&self, repo: &str, root: u64) -> Vec<CommentView> {
+        self.with_repo(repo, |r| {
+            r.review_comments
+                .values()
+                .filter(|c| c.in_reply_to == Some(root))
+                .map(|c| CommentView {
+                    id: c.id,
+                    author: c.author.clone(),
+                    body: c.body.clone(),
+                })
+                .collect()
+        })
+    }
+
+    /// The ids of PR `number`'s inline comments that start threads, oldest first.
+    pub fn thread_roots(&self, repo: &str, number: u64) -> Vec<u64> {
+        self.with_repo(repo, |r| {
+            r.review_comments
+                .values()
+                .filter(|c| c.pull == number && c.in_reply_to.is_none())
+                .map(|c| c.id)
+                .collect()
+        })
+    }
+
     /// Every request answered so far, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.traffic().records.clone()

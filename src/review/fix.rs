@@ -1,0 +1,340 @@
+//! `/orion fix`: a dev agent addresses the open review threads of one of Orion's pull requests
+//! (Orion's findings and people's comments alike), the fix is pushed to the pull request's
+//! branch, every addressed thread gets a reply saying what was done, and the new head is
+//! reviewed again. Orion's review of its own pull request starts the same job by itself when it
+//! finds something critical, a bounded number of rounds (`review.auto_fix_rounds`).
+//!
+//! Only branches Orion created are pushed to: on anyone else's pull request the command is
+//! answered with why not, never carried out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::Fingerprint;
+use super::memory::{FindingState, ReviewMemory};
+use crate::agent::dev::{StepContext, StepError, run_step};
+use crate::app::Services;
+use crate::event::{InstallationId, IssueNumber, RepoName};
+use crate::forge::github::Effects;
+use crate::implement::prompts::{FixContext, IssueContext, Prompts, RepoContext, Role};
+use crate::implement::task::Tasks;
+use crate::implement::{GitAccess, forge_error as forge};
+use crate::llm::{Complexity, Risk, TaskKind, TaskSpec};
+use crate::queue::JobError;
+
+/// The job kind.
+pub const JOB: &str = "fix";
+
+/// The job's payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixJob {
+    pub repo: RepoName,
+    pub installation: Option<InstallationId>,
+    pub pull: IssueNumber,
+    /// The `/orion fix` comment and its author; `None` for an automatic round.
+    pub asked: Option<(u64, String)>,
+}
+
+/// One review thread to address.
+struct Thread {
+    root: u64,
+    path: String,
+    line: Option<u64>,
+    author: String,
+    body: String,
+    /// Orion's finding, when the thread is one.
+    finding: Option<String>,
+}
+
+/// Addresses the open review threads of an Orion pull request.
+pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Result<(), JobError> {
+    let github = s.github.clone().ok_or_else(|| {
+        JobError::Fatal(anyhow::anyhow!(
+            "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
+        ))
+    })?;
+    let repo = github.repo(job.installation, &job.repo).map_err(forge)?;
+    let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    let me = github.identity().await.map_err(forge)?.login.clone();
+    let answer_key = |what: &str| match &job.asked {
+        Some((id, _)) => format!("fix:{what}:{id}"),
+        None => format!("fix:{what}:auto:{}", job.pull.0),
+    };
+    let tasks = Tasks::new(s.store.clone());
+    let Some(task) = tasks
+        .for_pull(&job.repo, job.pull)
+        .await
+        .map_err(JobError::Retry)?
+    else {
+        effects
+            .comment_once(
+                &answer_key("refused"),
+                job.pull,
+                "Orion only pushes to branches it created, so `/orion fix` works on pull requests Orion opened. Here, apply the review's suggestions from the comments, or ask Orion to `/orion implement` the issue.",
+            )
+            .await
+            .map_err(forge)?;
+        return Ok(());
+    };
+    let pull = repo.pull(job.pull).await.map_err(forge)?;
+    if pull.state != Some(octocrab::models::IssueState::Open) {
+        return Ok(());
+    }
+
+    // The open threads: Orion's findings still open, and people's comments Orion has not
+    // answered yet.
+    let memory = ReviewMemory::new(s.store.clone());
+    let states: BTreeMap<String, FindingState> = memory
+        .findings(&job.repo, job.pull)
+        .await
+        .map_err(JobError::Retry)?
+        .into_iter()
+        .map(|f| (f.fingerprint, f.state))
+        .collect();
+    let comments = repo.review_comments(job.pull).await.map_err(forge)?;
+    let answered: Vec<u64> = comments
+        .iter()
+        .filter(|c| c.user.as_ref().is_some_and(|u| u.login == me))
+        .filter_map(|c| c.in_reply_to_id.map(|id| id.0))
+        .collect();
+    let mut threads = Vec::new();
+    for c in comments.iter().filter(|c| c.in_reply_to_id.is_none()) {
+        let author = c.user.as_ref().map(|u| u.login.clone()).unwrap_or_default();
+        let finding = (author == me)
+            .then(|| Fingerprint::find_in(&c.body))
+            .flatten();
+        let open = match &finding {
+            Some(fp) => states
+                .get(fp.as_str())
+                .is_none_or(|s| *s == FindingState::Open),
+            None => author != me && !answered.contains(&c.id.0),
+        };
+        if open {
+            threads.push(Thread {
+                root: c.id.0,
+                path: c.path.clone(),
+                line: c.line,
+                author,
+                body: c.body.clone(),
+                finding: finding.map(|f| f.to_string()),
+            });
+        }
+    }
+    if threads.is_empty() {
+        if job.asked.is_some() {
+            effects
+                .comment_once(
+                    &answer_key("nothing"),
+                    job.pull,
+                    "There are no open review comments for Orion to address.",
+                )
+                .await
+                .map_err(forge)?;
+        }
+        return Ok(());
+    }
+
+    let access = GitAccess::of(&github, &repo, job.installation).await?;
+    let workspace = s
+        .workspaces
+        .task_worktree(
+            &crate::git::TaskSpec {
+                clone_url: access.clone_url.clone(),
+                base_branch: pull.base.ref_field.clone(),
+                issue: task.issue,
+                title: task.title.clone(),
+            },
+            &access.creds,
+        )
+        .await
+        .map_err(JobError::Retry)?;
+    workspace
+        .discard_changes(&[String::new()])
+        .await
+        .map_err(JobError::Retry)?;
+    if let Err(e) = workspace.catch_up_with_remote().await {
+        let _ = s.workspaces.finish(&workspace).await;
+        effects
+            .comment_once(
+                &answer_key("diverged"),
+                job.pull,
+                &format!("Orion did not fix anything: {e:#}."),
+            )
+            .await
+            .map_err(forge)?;
+        return Ok(());
+    }
+
+    let mut findings = String::new();
+    for t in &threads {
+        let where_ = match t.line {
+            Some(line) => format!("{}:{line}", t.path),
+            None => t.path.clone(),
+        };
+        let who = if t.finding.is_some() {
+            "Orion's review".to_owned()
+        } else {
+            format!("@{}", t.author)
+        };
+        let body = t.body.split("<!--").next().unwrap_or_default().trim();
+        let _ = writeln!(findings, "- {where_} ({who}): {body}");
+    }
+    let issue = repo.issue(task.issue).await.map_err(forge)?;
+    let issue_ctx = IssueContext {
+        repo: job.repo.to_string(),
+        number: task.issue.0,
+        title: issue.title.clone(),
+        body: issue.body.clone().unwrap_or_default(),
+        author: issue.user.login.clone(),
+        comments: Vec::new(),
+    };
+    let repo_ctx = RepoContext {
+        instructions: repo.instructions().await.map_err(forge)?,
+        file_tree: String::new(),
+        test_command: None,
+    };
+    let rendered = Prompts::builtin()
+        .render(
+            Role::Fix,
+            &FixContext {
+                issue: &issue_ctx,
+                repo: &repo_ctx,
+                findings: &findings,
+                test_output: None,
+            },
+        )
+        .map_err(|e| JobError::Fatal(e.into()))?;
+    let mut paths = workspace
+        .changed_paths_from_base()
+        .await
+        .map_err(JobError::Retry)?;
+    paths.extend(threads.iter().map(|t| t.path.clone()));
+    paths.sort();
+    paths.dedup();
+    let git_lock = tokio::sync::Mutex::new(());
+    let ctx = StepContext {
+        llm: &s.llm,
+        sandbox: &s.sandbox,
+        workspace: &workspace,
+        read_only: vec![workspace.mirror_path().to_path_buf()],
+        spec: TaskSpec {
+            id: task.ledger_id(),
+            kind: TaskKind::Fix,
+            complexity: Complexity::Medium,
+            risk: Risk::Medium,
+            installation: job
+                .installation
+                .map(|i| i.0.to_string())
+                .unwrap_or_else(|| {
+                    job.repo
+                        .as_str()
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                }),
+            repo: Some(job.repo.to_string()),
+            paths,
+        },
+        limits: s.config.implement.step_limits(),
+        cancel,
+        git_lock: &git_lock,
+        retry_above: None,
+    };
+    let done = match run_step(&ctx, &rendered.system, &rendered.user).await {
+        Ok(done) => done,
+        Err(StepError::Cancelled) => {
+            return Err(JobError::Retry(anyhow::anyhow!("interrupted")));
+        }
+        Err(e) => {
+            let _ = s.workspaces.finish(&workspace).await;
+            effects
+                .comment_once(
+                    &answer_key("failed"),
+                    job.pull,
+                    &format!("Orion could not address the review comments: {e}. The threads stay open for a human."),
+                )
+                .await
+                .map_err(forge)?;
+            return Ok(());
+        }
+    };
+    let (keep, withheld): (Vec<String>, Vec<String>) =
+        done.changed_files.iter().cloned().partition(|f| {
+            s.config.implement.allow_workflow_changes || !f.starts_with(".github/workflows/")
+        });
+    if !withheld.is_empty() {
+        workspace
+            .discard_changes(&withheld)
+            .await
+            .map_err(JobError::Retry)?;
+    }
+    let co_author = job
+        .asked
+        .as_ref()
+        .map(|(_, login)| (login.clone(), format!("{login}@users.noreply.github.com")));
+    let sha = match workspace
+        .commit_paths(
+            "fix: address review comments",
+            &keep,
+            co_author.as_ref().map(|(l, e)| (l.as_str(), e.as_str())),
+        )
+        .await
+    {
+        Ok(oid) => oid.to_string(),
+        Err(crate::git::GitError::NothingToCommit { .. }) => {
+            let _ = s.workspaces.finish(&workspace).await;
+            effects
+                .comment_once(
+                    &answer_key("unchanged"),
+                    job.pull,
+                    &format!(
+                        "Orion looked at the review comments and changed nothing: {}",
+                        done.summary
+                    ),
+                )
+                .await
+                .map_err(forge)?;
+            return Ok(());
+        }
+        Err(e) => return Err(JobError::Retry(e.into())),
+    };
+    workspace
+        .push(&access.creds)
+        .await
+        .map_err(|e| JobError::Retry(e.into()))?;
+    let _ = s.workspaces.finish(&workspace).await;
+    let short = &sha[..7];
+    for t in &threads {
+        effects
+            .reply_once(
+                &format!("fix:{}:{sha}", t.root),
+                job.pull,
+                t.root,
+                &format!("Addressed in `{short}`: {}", done.summary.trim()),
+            )
+            .await
+            .map_err(forge)?;
+        if let Some(fp) = &t.finding {
+            memory
+                .settle(&job.repo, job.pull, fp, FindingState::Addressed)
+                .await
+                .map_err(JobError::Retry)?;
+        }
+    }
+    // The new head is reviewed like any push (the webhook of this push finds the same job).
+    super::trigger::enqueue_review(
+        s,
+        &job.repo,
+        job.installation,
+        job.pull,
+        false,
+        &format!("head:{sha}"),
+    )
+    .await?;
+    tracing::info!(repo = %job.repo, pull = %job.pull, %sha, threads = threads.len(), "review comments addressed");
+    Ok(())
+}
