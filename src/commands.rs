@@ -1,6 +1,6 @@
 //! The comment commands that are not a capability's own trigger: `/orion help`, `status`,
-//! `retry`, and the "did you mean" answer to a word Orion does not know. (`implement` and
-//! `stop` belong to the implement trigger, `review` to the review trigger.)
+//! `retry`, and the "did you mean" answer to a word Orion does not know. (`implement`, `plan`
+//! and `stop` belong to the implement trigger, `review` and `fix` to the review trigger.)
 //!
 //! Who may command Orion: people with write access to the repository. Anyone else gets one
 //! polite answer per issue or pull request, then silence, so a drive-by commenter cannot make
@@ -143,6 +143,10 @@ fn help(s: &Services) -> String {
         (
             "implement",
             "on an issue: triage, plan, implement and open a pull request",
+        ),
+        (
+            "plan",
+            "on an issue: post a plan without implementing it; `/orion implement` then carries it out",
         ),
         ("review", "on a pull request: review the whole of it now"),
         (

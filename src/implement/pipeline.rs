@@ -619,10 +619,21 @@ impl Run<'_> {
         match run.run_json::<Plan>(&req, Plan::check).await {
             Ok(plan) => {
                 self.tasks.clear_steps(self.task.id).await.map_err(retry)?;
+                let (state, detail) = if self.task.plan_only {
+                    (
+                        TaskState::Done,
+                        Some(
+                            "The plan, as asked (`/orion plan`). `/orion implement` carries it out; edit the issue and `/orion plan` again for another.",
+                        ),
+                    )
+                } else {
+                    (TaskState::Executing, None)
+                };
                 self.advance(
-                    TaskState::Executing,
+                    state,
                     Update {
                         plan: Some(&plan),
+                        detail: detail.map(Some),
                         ..Default::default()
                     },
                 )

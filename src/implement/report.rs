@@ -44,6 +44,9 @@ pub async fn spend(store: &Store, task_id: &str) -> anyhow::Result<Vec<ModelSpen
 }
 
 fn headline(task: &Task) -> &'static str {
+    if task.plan_only && task.state == TaskState::Done {
+        return "🗺️ The plan (not implemented yet)";
+    }
     match task.state {
         TaskState::Queued => "👀 On it",
         TaskState::Triaging => "🔎 Reading the issue",

@@ -104,6 +104,8 @@ pub struct Task {
     pub withheld: BTreeMap<String, String>,
     pub detail: Option<String>,
     pub cancel_requested: bool,
+    /// Asked for with `/orion plan`: done once the plan is posted.
+    pub plan_only: bool,
 }
 
 impl Task {
@@ -148,7 +150,7 @@ pub struct Tasks {
 
 const COLUMNS: &str = "id, repo, issue, installation, state, requested_by, title, triage, plan, \
                        branch, pr_number, pr_url, rounds, review_rounds, replans, tests, withheld, detail, \
-                       cancel_requested";
+                       cancel_requested, plan_only";
 
 fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
     let state: String = row.get("state");
@@ -181,6 +183,7 @@ fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
         withheld: decode_withheld(row.get::<Option<String>, _>("withheld").as_deref()),
         detail: row.get("detail"),
         cancel_requested: row.get("cancel_requested"),
+        plan_only: row.get("plan_only"),
     })
 }
 
@@ -299,6 +302,36 @@ impl Tasks {
         .fetch_optional(self.store.pool())
         .await?;
         row.as_ref().map(decode).transpose()
+    }
+
+    /// Marks a task as plan-only (`/orion plan`): it ends once its plan is posted.
+    pub async fn set_plan_only(&self, id: i64) -> anyhow::Result<()> {
+        let query = sqlx::query("UPDATE tasks SET plan_only = TRUE WHERE id = $1").bind(id);
+        self.store.write_one(query).await?;
+        Ok(())
+    }
+
+    /// The plan of the issue's latest plan-only task that posted one, if that is the issue's
+    /// latest finished task: what `/orion implement` carries out instead of planning again.
+    pub async fn posted_plan(
+        &self,
+        repo: &RepoName,
+        issue: IssueNumber,
+    ) -> anyhow::Result<Option<Task>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND issue = $2
+               AND state IN ('done', 'blocked', 'failed', 'cancelled')
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(repo.as_str())
+        .bind(issue.0 as i64)
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(row
+            .as_ref()
+            .map(decode)
+            .transpose()?
+            .filter(|t| t.plan_only && t.state == TaskState::Done && t.plan.is_some()))
     }
 
     /// The task that opened pull request `pull`, if Orion opened it.

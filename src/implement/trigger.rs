@@ -22,6 +22,8 @@ enum Ask {
         title: String,
         by: Actor,
         comment: Option<u64>,
+        /// `/orion plan`: stop once the plan is posted.
+        plan_only: bool,
     },
     Answer {
         issue: IssueNumber,
@@ -54,6 +56,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                     title: e.issue.title.clone(),
                     by: e.sender.clone(),
                     comment: None,
+                    plan_only: false,
                 },
             )
         }
@@ -61,11 +64,12 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             if e.action == CommentAction::Created && !e.issue.is_pull_request =>
         {
             let ask = match commands::parse(&e.comment.body) {
-                Some((Command::Implement, _)) => Ask::Start {
+                Some((command @ (Command::Implement | Command::Plan), _)) => Ask::Start {
                     issue: e.issue.number,
                     title: e.issue.title.clone(),
                     by: e.comment.author.clone(),
                     comment: Some(e.comment.id),
+                    plan_only: command == Command::Plan,
                 },
                 Some((Command::Stop, _)) => Ask::Stop {
                     issue: e.issue.number,
@@ -98,6 +102,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             title,
             by,
             comment,
+            plan_only,
         } => {
             // Tasks spend money: only people with write access start them. Triage-role users
             // can add labels too, so the label is checked like the command.
@@ -127,6 +132,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                 &title,
                 &by.login,
                 comment,
+                plan_only,
             )
             .await
         }
@@ -188,17 +194,46 @@ async fn start(
     title: &str,
     by: &str,
     comment: Option<u64>,
+    plan_only: bool,
 ) -> Result<(), JobError> {
     let target = match comment {
         Some(id) => ReactionTarget::Comment(id),
         None => ReactionTarget::Issue(issue),
     };
+    let posted = tasks
+        .posted_plan(repo, issue)
+        .await
+        .map_err(JobError::Retry)?;
     let task = match tasks
         .start(repo, issue, installation, by, title)
         .await
         .map_err(JobError::Retry)?
     {
-        Started::New(task) => task,
+        Started::New(task) if plan_only => {
+            tasks
+                .set_plan_only(task.id)
+                .await
+                .map_err(JobError::Retry)?;
+            task
+        }
+        // `/orion implement` after `/orion plan`: the plan the people read is the one carried
+        // out, not a new one.
+        Started::New(task) => match posted {
+            Some(planned) => tasks
+                .advance(
+                    task.id,
+                    TaskState::Executing,
+                    super::task::Update {
+                        triage: planned.triage.as_ref(),
+                        plan: planned.plan.as_ref(),
+                        detail: Some(Some("Carrying out the plan posted earlier.")),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(JobError::Retry)?,
+            None => task,
+        },
         Started::AlreadyRunning(task) if task.state != TaskState::Queued => {
             tracing::info!(
                 task = task.id,

@@ -1042,3 +1042,43 @@ async fn a_blocked_task_retried_resumes_and_opens_its_pull_request() {
         "{status}"
     );
 }
+
+#[tokio::test]
+async fn orion_plan_posts_the_plan_and_implement_then_carries_out_that_plan() {
+    let w = World::start().await;
+    let n = w
+        .github
+        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
+    let id = w.github.comment_as(REPO, n, "alice", "/orion plan");
+    w.comment_event(n, id, "alice", "/orion plan").await;
+    let status = w
+        .wait_for_status(n, "### 🗺️ The plan (not implemented yet)")
+        .await;
+    assert!(
+        status.contains("- [ ] `colour` Make widgets red"),
+        "{status}"
+    );
+    assert!(
+        status.contains("`/orion implement` carries it out"),
+        "{status}"
+    );
+    w.app.drain().await;
+    assert!(w.github.pulls(REPO).is_empty());
+    assert!(w.model.requests("implement").is_empty());
+
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    let id = w.github.comment_as(REPO, n, "alice", "/orion implement");
+    w.comment_event(n, id, "alice", "/orion implement").await;
+    w.wait_for_pull().await;
+    let pr = &w.github.pulls(REPO)[0];
+    assert_eq!(w.pushed_file(&pr.head, "src/colour.txt"), "red\n");
+    assert_eq!(w.model.requests("triage").len(), 1, "not triaged again");
+    assert_eq!(w.model.requests("plan").len(), 1, "not planned again");
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
