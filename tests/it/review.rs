@@ -84,6 +84,28 @@ async fn resolve_thread(w: &World, n: u64, comment: &Value) {
     send(w, "pull_request_review_thread", &body).await;
 }
 
+/// `user` replies `text` in the review thread of comment `parent`.
+async fn reply_event(w: &World, n: u64, parent: u64, user: &str, text: &str) {
+    let mut body: Value = serde_json::from_slice(
+        &std::fs::read(
+            corpus().join("github-webhooks/pull_request_review_comment/created.payload.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    body["pull_request"] = w.github.pull_json(REPO, n);
+    body["comment"]["id"] = json!(parent + 1000);
+    body["comment"]["in_reply_to_id"] = json!(parent);
+    body["comment"]["body"] = json!(text);
+    body["comment"]["user"]["login"] = json!(user);
+    body["comment"]["user"]["type"] = json!("User");
+    body["sender"]["login"] = json!(user);
+    body["sender"]["type"] = json!("User");
+    body["repository"]["full_name"] = json!(REPO);
+    body["installation"] = json!({"id": w.installation});
+    send(w, "pull_request_review_comment", &body).await;
+}
+
 async fn send(w: &World, event: &str, body: &Value) {
     let (status, reply) = w
         .app
@@ -283,6 +305,25 @@ async fn findings_already_posted_or_resolved_are_not_raised_again_even_on_a_full
             .await
             .unwrap();
     assert_eq!(states, [(2, "resolved".to_owned()), (3, "open".to_owned())]);
+
+    // bob answers the "mid" finding in disagreement: remembered as disputed.
+    // Threads in posting order: the major "dark" first, then "mid".
+    assert_eq!(w.github.reviews(REPO, n)[0].comments[1].line, 3);
+    let mid_comment = w.github.thread_roots(REPO, n)[1];
+    reply_event(
+        &w,
+        n,
+        mid_comment,
+        "bob",
+        "I disagree, mid is a standard shade name.",
+    )
+    .await;
+    w.app.drain().await;
+    let state: String = sqlx::query_scalar("SELECT state FROM review_findings WHERE line = 3")
+        .fetch_one(w.app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(state, "disputed");
 
     // A full review on request: the model says both again, and a new thing; only the new one
     // is posted.
