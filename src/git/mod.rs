@@ -57,6 +57,24 @@ pub use pull::PullCheckout;
 pub use task::{RebaseOutcome, TaskWorkspace};
 pub use workspaces::{Mirror, TaskSpec, Workspaces};
 
+/// A diff as `git diff` prints it (headers, hunks, `+`/`-`/` ` lines), up to about `limit`
+/// bytes: printing stops at the first line past it.
+pub(crate) fn patch_text(diff: &git2::Diff<'_>, limit: usize) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let printed = diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        if matches!(line.origin(), '+' | '-' | ' ') {
+            out.push(line.origin());
+        }
+        out.push_str(&String::from_utf8_lossy(line.content()));
+        out.len() < limit
+    });
+    // The callback's `false` stops printing, which libgit2 reports as a user error.
+    match printed {
+        Err(e) if e.code() != git2::ErrorCode::User => Err(e.into()),
+        _ => Ok(out),
+    }
+}
+
 /// Runs blocking git work on tokio's blocking pool, inside the caller's span and subscriber, and
 /// re-raises a panic from it as a panic here.
 async fn blocking<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>

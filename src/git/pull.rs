@@ -100,15 +100,7 @@ impl PullCheckout {
             let mut find = git2::DiffFindOptions::new();
             find.renames(true).copies(false);
             diff.find_similar(Some(&mut find))?;
-            let mut out = String::new();
-            diff.print(git2::DiffFormat::Patch, |_, _, line| {
-                if matches!(line.origin(), '+' | '-' | ' ') {
-                    out.push(line.origin());
-                }
-                out.push_str(&String::from_utf8_lossy(line.content()));
-                true
-            })?;
-            Ok(out)
+            super::patch_text(&diff, usize::MAX)
         })
         .await
     }

@@ -236,15 +236,7 @@ impl TaskWorkspace {
                 options.pathspec(p);
             }
             let diff = repo.diff_tree_to_workdir_with_index(Some(&head), Some(&mut options))?;
-            let mut out = String::new();
-            diff.print(git2::DiffFormat::Patch, |_, _, line| {
-                if matches!(line.origin(), '+' | '-' | ' ') {
-                    out.push(line.origin());
-                }
-                out.push_str(&String::from_utf8_lossy(line.content()));
-                true
-            })?;
-            Ok(out)
+            super::patch_text(&diff, usize::MAX)
         })
         .await
     }
@@ -382,24 +374,19 @@ impl TaskWorkspace {
         Ok((head, fork))
     }
 
+    /// The task's change: its fork point's tree against its head's.
+    fn diff_since_fork<'r>(&self, repo: &'r Repository) -> anyhow::Result<git2::Diff<'r>> {
+        let (head, fork) = self.fork_point(repo)?;
+        let fork_tree = repo.find_commit(fork)?.tree()?;
+        Ok(repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?)
+    }
+
     /// The task's change as a unified diff from its fork point, cut after `limit` bytes.
     pub async fn diff_from_base(&self, limit: usize) -> anyhow::Result<String> {
         let this = self.clone();
         blocking(move || {
             let repo = this.open()?;
-            let (head, fork) = this.fork_point(&repo)?;
-            let fork_tree = repo.find_commit(fork)?.tree()?;
-            let diff = repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?;
-            let mut out = String::new();
-            // The callback's `false` stops printing, which libgit2 reports as an error: ignored.
-            let _ = diff.print(git2::DiffFormat::Patch, |_, _, line| {
-                if matches!(line.origin(), '+' | '-' | ' ') {
-                    out.push(line.origin());
-                }
-                out.push_str(&String::from_utf8_lossy(line.content()));
-                out.len() < limit
-            });
-            Ok(out)
+            super::patch_text(&this.diff_since_fork(&repo)?, limit)
         })
         .await
     }
@@ -456,9 +443,7 @@ impl TaskWorkspace {
         let this = self.clone();
         blocking(move || {
             let repo = this.open()?;
-            let (head, fork) = this.fork_point(&repo)?;
-            let fork_tree = repo.find_commit(fork)?.tree()?;
-            let diff = repo.diff_tree_to_tree(Some(&fork_tree), Some(&head.tree()?), None)?;
+            let diff = this.diff_since_fork(&repo)?;
             let mut paths = std::collections::BTreeSet::new();
             for delta in diff.deltas() {
                 for file in [delta.old_file(), delta.new_file()] {

@@ -24,6 +24,21 @@ pub(crate) fn forge_error(e: crate::forge::ForgeError) -> crate::queue::JobError
     }
 }
 
+/// Whose budget and keys a model call on `repo` uses: the GitHub installation, or the
+/// repository's owner when Orion runs on a token.
+pub(crate) fn spend_account(
+    installation: Option<crate::event::InstallationId>,
+    repo: &crate::event::RepoName,
+) -> String {
+    installation.map(|i| i.0.to_string()).unwrap_or_else(|| {
+        repo.as_str()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
 /// How to reach a repository's git: its clone URL, default branch and credentials (an
 /// installation token for HTTPS remotes; none for local ones, as in tests).
 pub(crate) struct GitAccess {

@@ -388,19 +388,7 @@ impl Run<'_> {
             } else {
                 Risk::Medium
             },
-            installation: self
-                .task
-                .installation
-                .map(|i| i.0.to_string())
-                .unwrap_or_else(|| {
-                    self.task
-                        .repo
-                        .as_str()
-                        .split('/')
-                        .next()
-                        .unwrap_or("")
-                        .to_owned()
-                }),
+            installation: super::spend_account(self.task.installation, &self.task.repo),
             repo: Some(self.task.repo.to_string()),
             paths,
         }

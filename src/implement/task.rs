@@ -277,12 +277,26 @@ impl Tasks {
         repo: &RepoName,
         issue: IssueNumber,
     ) -> anyhow::Result<Option<Task>> {
+        self.newest(
+            repo,
+            issue.0,
+            "issue = $2 AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')",
+        )
+        .await
+    }
+
+    /// The newest task of `repo` whose row matches `condition`, SQL in which `$2` is `number`.
+    async fn newest(
+        &self,
+        repo: &RepoName,
+        number: u64,
+        condition: &str,
+    ) -> anyhow::Result<Option<Task>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND issue = $2
-             AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')"
+            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND {condition} ORDER BY id DESC LIMIT 1"
         ))
         .bind(repo.as_str())
-        .bind(issue.0 as i64)
+        .bind(number as i64)
         .fetch_optional(self.store.pool())
         .await?;
         row.as_ref().map(decode).transpose()
@@ -294,14 +308,7 @@ impl Tasks {
         repo: &RepoName,
         issue: IssueNumber,
     ) -> anyhow::Result<Option<Task>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND issue = $2 ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(repo.as_str())
-        .bind(issue.0 as i64)
-        .fetch_optional(self.store.pool())
-        .await?;
-        row.as_ref().map(decode).transpose()
+        self.newest(repo, issue.0, "issue = $2").await
     }
 
     /// Marks a task as plan-only (`/orion plan`): it ends once its plan is posted.
@@ -318,20 +325,14 @@ impl Tasks {
         repo: &RepoName,
         issue: IssueNumber,
     ) -> anyhow::Result<Option<Task>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND issue = $2
-               AND state IN ('done', 'blocked', 'failed', 'cancelled')
-             ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(repo.as_str())
-        .bind(issue.0 as i64)
-        .fetch_optional(self.store.pool())
-        .await?;
-        Ok(row
-            .as_ref()
-            .map(decode)
-            .transpose()?
-            .filter(|t| t.plan_only && t.state == TaskState::Done && t.plan.is_some()))
+        let finished = self
+            .newest(
+                repo,
+                issue.0,
+                "issue = $2 AND state IN ('done', 'blocked', 'failed', 'cancelled')",
+            )
+            .await?;
+        Ok(finished.filter(|t| t.plan_only && t.state == TaskState::Done && t.plan.is_some()))
     }
 
     /// The task that opened pull request `pull`, if Orion opened it.
@@ -340,14 +341,7 @@ impl Tasks {
         repo: &RepoName,
         pull: IssueNumber,
     ) -> anyhow::Result<Option<Task>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE repo = $1 AND pr_number = $2 ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(repo.as_str())
-        .bind(pull.0 as i64)
-        .fetch_optional(self.store.pool())
-        .await?;
-        row.as_ref().map(decode).transpose()
+        self.newest(repo, pull.0, "pr_number = $2").await
     }
 
     /// Brings a blocked, failed or stopped task back (`/orion retry`): from its plan's undone

@@ -225,17 +225,7 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
             kind: TaskKind::Fix,
             complexity: Complexity::Medium,
             risk: Risk::Medium,
-            installation: job
-                .installation
-                .map(|i| i.0.to_string())
-                .unwrap_or_else(|| {
-                    job.repo
-                        .as_str()
-                        .split('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned()
-                }),
+            installation: crate::implement::spend_account(job.installation, &job.repo),
             repo: Some(job.repo.to_string()),
             paths,
         },

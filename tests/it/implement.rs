@@ -207,7 +207,7 @@ impl World {
     }
 }
 
-fn triage_clear() -> Answer {
+pub(crate) fn triage_clear() -> Answer {
     Answer::json(json!({
         "kind": "bug", "complexity": "simple", "risky": false,
         "likely_files": ["src/colour.txt"], "labels": ["Bug", "made-up"], "clear": true, "question": null,
@@ -215,7 +215,7 @@ fn triage_clear() -> Answer {
     }))
 }
 
-fn plan_one_step() -> Answer {
+pub(crate) fn plan_one_step() -> Answer {
     Answer::json(json!({
         "summary": "Change the colour file to red.",
         "steps": [{
@@ -410,15 +410,15 @@ async fn an_unclear_issue_gets_one_question_and_continues_when_the_author_answer
     assert_eq!(questions, 1, "one question, asked once");
 }
 
-fn review_clean() -> Answer {
+pub(crate) fn review_clean() -> Answer {
     Answer::json(json!({"findings": []}))
 }
 
-fn finish(summary: &str) -> Answer {
+pub(crate) fn finish(summary: &str) -> Answer {
     Answer::tool("finish", json!({ "summary": summary }))
 }
 
-fn write(path: &str, content: &str) -> Answer {
+pub(crate) fn write(path: &str, content: &str) -> Answer {
     Answer::tool("write_file", json!({ "path": path, "content": content }))
 }
 

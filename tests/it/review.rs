@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fake_model::Answer;
-use crate::implement::{REPO, World};
+use crate::implement::{REPO, World, finish, plan_one_step, review_clean, triage_clear, write};
 use crate::support::{corpus, wait_until};
 
 /// alice's pull request from `feature`: a new file of shades.
@@ -467,34 +467,13 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
     let n = w
         .github
         .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script(
-        "triage",
-        [Answer::json(json!({
-            "kind": "bug", "complexity": "simple", "risky": false,
-            "likely_files": ["src/colour.txt"], "labels": [], "clear": true, "question": null,
-            "reasoning": "one file"
-        }))],
-    );
-    w.model.script(
-        "plan",
-        [Answer::json(json!({
-            "summary": "Change the colour file to red.",
-            "steps": [{"id": "colour", "goal": "Make widgets red", "files": ["src/colour.txt"],
-                       "depends_on": [], "tier": "tactical", "verify": "grep -qx red src/colour.txt"}]
-        }))],
-    );
+    w.model.script("triage", [triage_clear()]);
+    w.model.script("plan", [plan_one_step()]);
     w.model.script(
         "implement",
-        [
-            Answer::tool(
-                "write_file",
-                json!({"path": "src/colour.txt", "content": "red\n"}),
-            ),
-            Answer::tool("finish", json!({"summary": "red"})),
-        ],
+        [write("src/colour.txt", "red\n"), finish("red")],
     );
-    w.model
-        .script("review", [Answer::json(json!({"findings": []}))]);
+    w.model.script("review", [review_clean()]);
     w.label(n, "orion", "alice").await;
     wait_until(Duration::from_secs(60), || async {
         !w.github.pulls(REPO).is_empty()
@@ -516,14 +495,8 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
     w.model.script(
         "fix",
         [
-            Answer::tool(
-                "write_file",
-                json!({"path": "src/shade.txt", "content": "crimson\n"}),
-            ),
-            Answer::tool(
-                "finish",
-                json!({"summary": "Added src/shade.txt with the shade."}),
-            ),
+            write("src/shade.txt", "crimson\n"),
+            finish("Added src/shade.txt with the shade."),
         ],
     );
     // The re-review of the fixed head finds nothing new.
