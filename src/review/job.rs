@@ -258,9 +258,11 @@ pub async fn run(
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.max_parallel.max(1)));
     let mut running = tokio::task::JoinSet::new();
     for (i, (chunk, req, spec)) in requests.into_iter().enumerate() {
-        let (llm, limit) = (s.llm.clone(), limit.clone());
+        // Taken before the spawn, so chunks start in order as slots free up.
+        let permit = limit.clone().acquire_owned().await.expect("never closed");
+        let llm = s.llm.clone();
         running.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("never closed");
+            let _permit = permit;
             let mut run = llm.task(spec);
             let answer = run
                 .run_json::<ChunkFindings>(&req, |a| chunk.check(a))

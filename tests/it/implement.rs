@@ -110,6 +110,17 @@ impl World {
         assert_eq!(status, 202);
     }
 
+    /// alice's issue asking for red widgets, with a clear triage and a one-step plan scripted;
+    /// returns its number.
+    pub(crate) fn red_issue(&self) -> u64 {
+        let n = self
+            .github
+            .issue(REPO, "alice", "Widgets should be red", "Make them red.");
+        self.model.script("triage", [triage_clear()]);
+        self.model.script("plan", [plan_one_step()]);
+        n
+    }
+
     /// Waits until the status comment on issue `n` starts with `headline`.
     pub(crate) async fn wait_for_status(&self, n: u64, headline: &str) -> String {
         let github = &self.github;
@@ -207,7 +218,7 @@ impl World {
     }
 }
 
-pub(crate) fn triage_clear() -> Answer {
+fn triage_clear() -> Answer {
     Answer::json(json!({
         "kind": "bug", "complexity": "simple", "risky": false,
         "likely_files": ["src/colour.txt"], "labels": ["Bug", "made-up"], "clear": true, "question": null,
@@ -215,7 +226,7 @@ pub(crate) fn triage_clear() -> Answer {
     }))
 }
 
-pub(crate) fn plan_one_step() -> Answer {
+fn plan_one_step() -> Answer {
     Answer::json(json!({
         "summary": "Change the colour file to red.",
         "steps": [{
@@ -425,11 +436,7 @@ pub(crate) fn write(path: &str, content: &str) -> Answer {
 #[tokio::test]
 async fn failing_tests_go_back_to_an_agent_and_the_fixed_change_is_opened_ready() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     // The step's agent gets the case wrong; the tests (exact "red") catch it.
     w.model.script(
         "implement",
@@ -495,11 +502,7 @@ async fn tests_still_failing_after_the_rounds_open_a_draft_that_says_so() {
 #[tokio::test]
 async fn a_step_the_cheap_model_fails_escalates_to_the_strong_one() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     // The cheap model keeps making the same failing edit: the loop guard ends its attempt.
     let wrong = Answer::tool(
         "edit_file",
@@ -547,11 +550,7 @@ async fn a_step_the_cheap_model_fails_escalates_to_the_strong_one() {
 #[tokio::test]
 async fn when_every_model_fails_the_task_is_blocked_with_the_label_and_the_reason() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     // No model ever finishes: each stops talking without calling finish. The strategic tier's
     // revised plan fails the same way, and then the task stops for a human.
     w.model
@@ -584,11 +583,7 @@ async fn when_every_model_fails_the_task_is_blocked_with_the_label_and_the_reaso
 async fn a_budget_stop_mid_task_blocks_it_with_the_budget_named() {
     // Enough for triage and plan on these tiny prompts, not for an agent step.
     let w = World::start_with(|c| c.budgets.limits.per_task_usd = Some(0.02)).await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     w.model.fallback(
         "implement",
         Answer::tool("read_file", json!({"path": "README.md"})),
@@ -743,11 +738,7 @@ async fn only_writers_can_command_orion_and_a_second_trigger_starts_nothing() {
 #[tokio::test]
 async fn failed_steps_get_a_root_cause_and_a_revised_plan_that_succeeds() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     // Both models fail the first plan's step (they never call finish)...
     let lost = Answer::text("I cannot find where the colour is set.");
     w.model.script(
@@ -788,11 +779,7 @@ async fn a_step_out_of_attempts_below_the_top_is_retried_on_a_stronger_model_at_
     // One attempt per run: the cheap model's failure ends the step's run while the strong
     // model was never tried; the checkpoint sends the step round again, above the cheap one.
     let w = World::start_with(|c| c.routing.max_attempts = 1).await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     let lost = Answer::text("I am not sure what to do.");
     w.model
         .for_model("cheap", "implement", [lost.clone(), lost]);
@@ -888,11 +875,7 @@ async fn a_fix_round_on_a_change_to_a_sensitive_file_stays_on_the_strategic_floo
         c.routing.sensitive_floor = "strategic".into();
     })
     .await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     w.model.script(
         "implement",
         [write("src/colour.txt", "Red\n"), finish("set to Red")],
@@ -986,11 +969,7 @@ async fn help_unknown_words_and_commands_from_readers_get_one_answer_each() {
 #[tokio::test]
 async fn a_blocked_task_retried_resumes_and_opens_its_pull_request() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     let lost = Answer::text("I am not sure what to do.");
     w.model.script("implement", vec![lost.clone(); 4]);
     w.model.script(
@@ -1046,11 +1025,7 @@ async fn a_blocked_task_retried_resumes_and_opens_its_pull_request() {
 #[tokio::test]
 async fn orion_plan_posts_the_plan_and_implement_then_carries_out_that_plan() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     let id = w.github.comment_as(REPO, n, "alice", "/orion plan");
     w.comment_event(n, id, "alice", "/orion plan").await;
     let status = w

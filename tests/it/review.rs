@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fake_model::Answer;
-use crate::implement::{REPO, World, finish, plan_one_step, review_clean, triage_clear, write};
+use crate::implement::{REPO, World, finish, review_clean, write};
 use crate::support::{corpus, wait_until};
 
 /// alice's pull request from `feature`: a new file of shades.
@@ -402,6 +402,8 @@ async fn a_large_pull_request_is_reviewed_completely_in_chunks_with_the_coverage
     let w = World::start_with(|c| {
         c.review.chunk_tokens = 20_000;
         c.review.max_comments = 2;
+        // One chunk at a time, in order: the scripted findings go to the first chunk's request.
+        c.review.max_parallel = 1;
     })
     .await;
     let body: String = (1..=67).map(|i| format!("value {i}\n")).collect();
@@ -464,11 +466,7 @@ async fn a_large_pull_request_is_reviewed_completely_in_chunks_with_the_coverage
 #[tokio::test]
 async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_and_re_reviewed() {
     let w = World::start().await;
-    let n = w
-        .github
-        .issue(REPO, "alice", "Widgets should be red", "Make them red.");
-    w.model.script("triage", [triage_clear()]);
-    w.model.script("plan", [plan_one_step()]);
+    let n = w.red_issue();
     w.model.script(
         "implement",
         [write("src/colour.txt", "red\n"), finish("red")],
