@@ -472,6 +472,8 @@ pub struct ReviewContext<'a> {
 pub struct PullReviewContext<'a> {
     /// The pull request as an issue-like record (title, description, author).
     pub pull: &'a IssueContext,
+    /// The issue the pull request says it resolves (`Fixes #N`), when there is one.
+    pub linked: Option<&'a IssueContext>,
     pub repo: &'a RepoContext,
     /// The legend of the rendered diff (`review::render::LINE_FORMAT`).
     pub line_format: &'a str,
@@ -657,6 +659,7 @@ mod tests {
                     role,
                     &PullReviewContext {
                         pull: &issue,
+                        linked: Some(&issue),
                         repo: &repo,
                         line_format: "`+12|…` an added line",
                         chunk: "### src/parser.rs (modified)\n@@ fn parse\n+40|if depth > 64 {",

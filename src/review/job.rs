@@ -187,6 +187,24 @@ pub async fn run(
         author: author.clone(),
         comments: Vec::new(),
     };
+    // The issue the pull request says it resolves: what the change is for.
+    let linked = match linked_issue(pull_ctx.body.as_str()) {
+        Some(number) => match repo.issue(number).await {
+            Ok(issue) => Some(IssueContext {
+                repo: job.repo.to_string(),
+                number: number.0,
+                title: issue.title.clone(),
+                body: issue.body.clone().unwrap_or_default(),
+                author: issue.user.login.clone(),
+                comments: Vec::new(),
+            }),
+            Err(e) => {
+                tracing::info!(error = %e, "the linked issue could not be read");
+                None
+            }
+        },
+        None => None,
+    };
     let globs: Vec<(globset::GlobMatcher, PathInstruction)> = settings
         .review_instructions
         .iter()
@@ -230,6 +248,7 @@ pub async fn run(
                 Role::PullReview,
                 &PullReviewContext {
                     pull: &pull_ctx,
+                    linked: linked.as_ref(),
                     repo: &repo_ctx,
                     line_format: LINE_FORMAT,
                     chunk: &chunk.text(),
@@ -442,6 +461,23 @@ pub async fn run(
     Ok(())
 }
 
+/// The issue a pull request body says it resolves (`Fixes #12`, `closes #3`, `Resolves: #7`,
+/// GitHub's closing keywords), the first one.
+fn linked_issue(body: &str) -> Option<IssueNumber> {
+    const KEYWORDS: [&str; 9] = [
+        "close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved",
+    ];
+    let words: Vec<&str> = body.split_whitespace().collect();
+    words.windows(2).find_map(|pair| {
+        let keyword = pair[0].trim_end_matches(':').to_ascii_lowercase();
+        let number = pair[1].strip_prefix('#')?;
+        let digits: String = number.chars().take_while(char::is_ascii_digit).collect();
+        (KEYWORDS.contains(&keyword.as_str()) && !digits.is_empty())
+            .then(|| digits.parse().ok().map(IssueNumber))
+            .flatten()
+    })
+}
+
 /// The repository's `.github/orion.yml` on its default branch, and what was wrong with it (a
 /// broken file reviews with the defaults and says so in the summary).
 async fn repo_settings(repo: &Repo) -> Result<(RepoSettings, Option<String>), JobError> {
@@ -602,5 +638,22 @@ impl Summary<'_> {
         }
         out.push_str("<sub>Orion never approves or merges. `/orion review` reviews the whole pull request again; `/orion help` lists the commands.</sub>");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_linked_issue_is_read_from_githubs_closing_keywords() {
+        assert_eq!(linked_issue("Fixes #12"), Some(IssueNumber(12)));
+        assert_eq!(linked_issue("This closes #3."), Some(IssueNumber(3)));
+        assert_eq!(
+            linked_issue("Resolves: #7 and fixes #8"),
+            Some(IssueNumber(7))
+        );
+        assert_eq!(linked_issue("See #12 for context"), None);
+        assert_eq!(linked_issue("fixes #abc"), None);
     }
 }

@@ -512,6 +512,12 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
     assert!(reply.body.contains("Added src/shade.txt"), "{}", reply.body);
     let head = w.widgets.branch_sha(&pr.head).unwrap();
     assert!(reply.body.contains(&head[..7]), "{} vs {head}", reply.body);
+    // The reviewer read the issue the pull request resolves.
+    let asked = &w.model.requests("pull_review")[0].last_user_text;
+    assert!(
+        asked.contains("## The issue it resolves: #1") && asked.contains("Make them red."),
+        "{asked}"
+    );
     // Orion reviewed its own PR with a comment (GitHub refuses "request changes" on one's own).
     assert_eq!(w.github.reviews(REPO, pr.number)[0].state, "COMMENTED");
     let summary = summary_at(&w, pr.number, &head).await;
