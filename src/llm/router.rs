@@ -36,6 +36,9 @@ pub enum TaskKind {
     Plan,
     ImplementStep,
     Review,
+    /// A review of a change the rules call trivial (docs only, lock files, formatting): its
+    /// own kind, so it goes to the tactical tier and its success is learned apart.
+    TrivialReview,
     Fix,
     Recover,
     Report,
@@ -43,11 +46,12 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 8] = [
+    pub const ALL: [TaskKind; 9] = [
         Self::Triage,
         Self::Plan,
         Self::ImplementStep,
         Self::Review,
+        Self::TrivialReview,
         Self::Fix,
         Self::Recover,
         Self::Report,
@@ -60,6 +64,7 @@ impl TaskKind {
             Self::Plan => "plan",
             Self::ImplementStep => "implement_step",
             Self::Review => "review",
+            Self::TrivialReview => "trivial_review",
             Self::Fix => "fix",
             Self::Recover => "recover",
             Self::Report => "report",
@@ -76,9 +81,12 @@ impl TaskKind {
     pub fn default_tier(self) -> Tier {
         match self {
             Self::Plan | Self::Review | Self::Recover => Tier::Strategic,
-            Self::Triage | Self::ImplementStep | Self::Fix | Self::Report | Self::Summarize => {
-                Tier::Tactical
-            }
+            Self::Triage
+            | Self::ImplementStep
+            | Self::TrivialReview
+            | Self::Fix
+            | Self::Report
+            | Self::Summarize => Tier::Tactical,
         }
     }
 }
@@ -244,12 +252,10 @@ impl Router {
             .get(kind.as_str())
             .copied()
             .unwrap_or(kind.default_tier());
-        match (kind, complexity) {
-            (_, Complexity::High) => Tier::Strategic,
-            // A review of a change the rules call trivial (docs only, lock files, formatting):
-            // the cheap tier reads it as well, and the review says so.
-            (TaskKind::Review, Complexity::Low) => Tier::Tactical,
-            _ => base,
+        if complexity == Complexity::High {
+            Tier::Strategic
+        } else {
+            base
         }
     }
 

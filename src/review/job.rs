@@ -222,13 +222,13 @@ pub async fn run(
 
     let spec = TaskSpec {
         id: format!("{}#{}/review", job.repo, job.pull.0),
-        kind: TaskKind::Review,
         // Trivial diffs (docs, lock files, formatting) go to the cheap tier, by rule.
-        complexity: if trivial.is_some() {
-            Complexity::Low
+        kind: if trivial.is_some() {
+            TaskKind::TrivialReview
         } else {
-            Complexity::Medium
+            TaskKind::Review
         },
+        complexity: Complexity::Medium,
         risk: Risk::Medium,
         installation: crate::implement::spend_account(job.installation, &job.repo),
         repo: Some(job.repo.to_string()),

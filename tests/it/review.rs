@@ -542,3 +542,31 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
         w.github.comments(REPO, theirs)
     );
 }
+
+#[tokio::test]
+async fn a_docs_only_pull_request_is_reviewed_by_the_cheap_tier_and_the_summary_says_so() {
+    let w = World::start().await;
+    w.widgets.commit_on(
+        "docs",
+        &[("README.md", "# Widgets\n\nRed and blue.\n")],
+        "Docs",
+    );
+    let n = w.github.open_pull(
+        REPO,
+        "alice",
+        "docs",
+        "main",
+        "Docs",
+        "Explains the colours.",
+    );
+    w.model.script("pull_review", [findings(vec![])]);
+    pull_event(&w, n, "opened").await;
+    let head = w.widgets.branch_sha("docs").unwrap();
+    let summary = summary_at(&w, n, &head).await;
+    assert!(summary.contains("A trivial change ("), "{summary}");
+    assert!(
+        summary.contains("reviewed by the tactical tier"),
+        "{summary}"
+    );
+    assert_eq!(w.model.requests("pull_review")[0].model, "cheap");
+}
