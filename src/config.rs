@@ -20,6 +20,8 @@ pub const CONFIG_ENV: &str = "ORION_CONFIG";
 pub const GITHUB_WEBHOOK_SECRET_ENV: &str = "ORION_GITHUB_WEBHOOK_SECRET";
 /// The signing secret Linear shows for the webhook.
 pub const LINEAR_WEBHOOK_SECRET_ENV: &str = "ORION_LINEAR_WEBHOOK_SECRET";
+/// The token that opens the dashboard (`GET /`, `/api/*`) when Orion listens beyond loopback.
+pub const DASHBOARD_TOKEN_ENV: &str = "ORION_DASHBOARD_TOKEN";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -528,6 +530,9 @@ pub struct Secrets {
     /// GitHub App or token credentials (`ORION_GITHUB_APP_ID` + `ORION_GITHUB_APP_PRIVATE_KEY`,
     /// or `ORION_GITHUB_TOKEN`).
     pub github: crate::forge::github::GitHubSecrets,
+    /// Opens the dashboard (as a bearer token or cookie). Without it the dashboard answers only
+    /// when `server.listen` is a loopback address, since it shows spend and repository names.
+    pub dashboard_token: Option<Secret>,
 }
 
 /// Reads environment variables by name (model API keys). Its `Debug` shows nothing, so a struct
@@ -588,6 +593,10 @@ impl Secrets {
             github: crate::forge::github::GitHubSecrets::from_vars(|name| {
                 get(name).map(str::to_owned)
             }),
+            dashboard_token: get(DASHBOARD_TOKEN_ENV)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
         }
     }
 
@@ -789,5 +798,17 @@ mod tests {
             err.to_string().contains("unknown model \"haikoo\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_dashboard_token_comes_from_the_environment() {
+        let s = Secrets::from_vars(&vars(&[("ORION_DASHBOARD_TOKEN", " dash-token-value ")]));
+        assert_eq!(
+            s.dashboard_token.as_ref().map(Secret::expose),
+            Some("dash-token-value")
+        );
+        assert!(!format!("{s:?}").contains("dash-token-value"));
+        let blank = Secrets::from_vars(&vars(&[("ORION_DASHBOARD_TOKEN", " ")]));
+        assert!(blank.dashboard_token.is_none());
     }
 }

@@ -25,4 +25,5 @@ pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod web;
 pub mod webhook;

@@ -1,6 +1,7 @@
 //! Orion's integration tests, in one crate so they link once.
 
 mod corpus;
+mod dashboard;
 mod edge;
 mod fake_github;
 mod fake_model;
