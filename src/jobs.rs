@@ -7,6 +7,7 @@
 use crate::app::Services;
 use crate::commands;
 use crate::event::Event;
+use crate::heartbeat;
 use crate::implement;
 use crate::queue::{JobContext, JobError, NewJob, Registry};
 use crate::review;
@@ -46,6 +47,14 @@ pub fn registry(services: &Services) -> Registry {
         async move {
             let job: review::job::ReviewJob = ctx.job.decode().map_err(JobError::Fatal)?;
             review::job::run(&s, &job, &ctx.cancel).await
+        }
+    });
+    let s = services.clone();
+    registry.register(heartbeat::scan::JOB, move |ctx: JobContext| {
+        let s = s.clone();
+        async move {
+            let job: heartbeat::scan::HeartbeatJob = ctx.job.decode().map_err(JobError::Fatal)?;
+            heartbeat::scan::scan(&s, job.tick).await.map(|_| ())
         }
     });
     let s = services.clone();

@@ -14,6 +14,7 @@ pub mod event;
 pub mod failpoint;
 pub mod forge;
 pub mod git;
+pub mod heartbeat;
 pub mod implement;
 pub mod jobs;
 pub mod llm;

@@ -185,6 +185,22 @@ impl Store {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// Stores `value` under `key`, replacing what was there.
+    pub async fn set_setting(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(now_ms()),
+        )
+        .await
+        .with_context(|| format!("while writing setting {key}"))?;
+        Ok(())
+    }
+
     /// Stores `value` under `key` unless a value is already there, and returns the value in force
     /// plus whether it was just written. Two processes racing get the same answer.
     pub async fn setting_or_insert(

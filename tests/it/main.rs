@@ -7,6 +7,7 @@ mod fake_github;
 mod fake_model;
 mod forge;
 mod git;
+mod heartbeat;
 mod implement;
 mod implement_process;
 mod llm_providers;
