@@ -20,6 +20,8 @@ pub const CONFIG_ENV: &str = "ORION_CONFIG";
 pub const GITHUB_WEBHOOK_SECRET_ENV: &str = "ORION_GITHUB_WEBHOOK_SECRET";
 /// The signing secret Linear shows for the webhook.
 pub const LINEAR_WEBHOOK_SECRET_ENV: &str = "ORION_LINEAR_WEBHOOK_SECRET";
+/// The Linear API key Orion acts with (a personal API key, or an OAuth access token).
+pub const LINEAR_API_KEY_ENV: &str = "ORION_LINEAR_API_KEY";
 /// The token that opens the dashboard (`GET /`, `/api/*`) when Orion listens beyond loopback.
 pub const DASHBOARD_TOKEN_ENV: &str = "ORION_DASHBOARD_TOKEN";
 
@@ -157,12 +159,33 @@ impl QueueConfig {
 pub struct LinearConfig {
     /// Replay window for `webhookTimestamp`. Linear's SDK uses one minute; widen only if clocks drift.
     pub timestamp_tolerance_secs: u64,
+    /// The GraphQL API root (Orion posts to `{api_url}/graphql`). `ORION_LINEAR_API_URL`
+    /// overrides it, which is how tests point Orion at a fake Linear.
+    pub api_url: String,
+    /// A request that has not answered by then is abandoned, so a hung connection cannot hold a
+    /// task forever; a mutation abandoned this way has an unknown outcome.
+    pub request_timeout_ms: u64,
+    /// Attempts after the first for a request that is safe to repeat (queries, and mutations
+    /// Linear refused before acting: rate limits).
+    pub max_retries: u32,
+    /// First backoff between retries; it doubles (with jitter) up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Longest Orion waits for a rate limit to reset before failing the call with the reset
+    /// time. Linear's limits refill continuously over an hour; the queue retries the job later.
+    pub max_rate_limit_wait_s: u64,
 }
 
 impl Default for LinearConfig {
     fn default() -> Self {
         Self {
             timestamp_tolerance_secs: 60,
+            api_url: "https://api.linear.app".to_owned(),
+            request_timeout_ms: 30_000,
+            max_retries: 4,
+            retry_base_ms: 500,
+            retry_max_ms: 20_000,
+            max_rate_limit_wait_s: 300,
         }
     }
 }
@@ -307,6 +330,17 @@ impl Config {
             set_path(&mut root, &path, toml::Value::String(url.trim().to_owned()))
                 .expect("github is a section of the config");
             from_env.insert(path.join("."), api_url_env.to_owned());
+        }
+        // The same for Linear: tests point the GraphQL client at a fake by this name.
+        let linear_url_env = crate::forge::linear::API_URL_ENV;
+        if let Some((_, url)) = env
+            .iter()
+            .find(|(k, v)| k == linear_url_env && !v.trim().is_empty())
+        {
+            let path = ["linear".to_owned(), "api_url".to_owned()];
+            set_path(&mut root, &path, toml::Value::String(url.trim().to_owned()))
+                .expect("linear is a section of the config");
+            from_env.insert(path.join("."), linear_url_env.to_owned());
         }
         if !problems.is_empty() {
             return Err(Problems(problems));
@@ -528,6 +562,8 @@ pub struct Secrets {
     /// Accepted GitHub webhook secrets; any one matching verifies a delivery (rotation).
     pub github_webhook: Vec<Secret>,
     pub linear_webhook: Option<Secret>,
+    /// The key Orion calls Linear's API with (`ORION_LINEAR_API_KEY`).
+    pub linear_api_key: Option<Secret>,
     /// Where model API keys are looked up, by the variable names `[models]` and `[llm.byok]` give.
     pub model_keys: EnvKeys,
     /// GitHub App or token credentials (`ORION_GITHUB_APP_ID` + `ORION_GITHUB_APP_PRIVATE_KEY`,
@@ -589,6 +625,10 @@ impl Secrets {
                 })
                 .unwrap_or_default(),
             linear_webhook: get(LINEAR_WEBHOOK_SECRET_ENV)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+            linear_api_key: get(LINEAR_API_KEY_ENV)
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(Secret::new),

@@ -3,6 +3,7 @@
 
 pub mod github;
 pub mod journal;
+pub mod linear;
 
 pub use github::{ForgeError, GitHub};
 pub use journal::{EffectRef, Journal};
