@@ -53,6 +53,7 @@ struct Inner {
     config: Config,
     github_secrets: Vec<Secret>,
     linear_secret: Option<Secret>,
+    dashboard_token: Option<Secret>,
     store: Store,
     ingest: Ingest,
     metrics: Arc<Metrics>,
@@ -160,6 +161,10 @@ impl AppState {
     pub fn linear_secret(&self) -> Option<&Secret> {
         self.0.linear_secret.as_ref()
     }
+    /// See [`Secrets::dashboard_token`].
+    pub fn dashboard_token(&self) -> Option<&Secret> {
+        self.0.dashboard_token.as_ref()
+    }
     pub fn store(&self) -> &Store {
         &self.0.store
     }
@@ -180,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/linear", post(crate::webhook::linear))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
         .with_state(state)
 }
 
@@ -253,10 +259,12 @@ impl Orion {
             };
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
-        // Webhook secrets join the API keys on the list of values no prompt may contain.
+        // Webhook secrets and the dashboard token join the API keys on the list of values no prompt
+        // may contain.
         let webhook_secrets = github_secrets
             .iter()
             .chain(&secrets.linear_webhook)
+            .chain(&secrets.dashboard_token)
             .map(|s| s.expose().to_owned())
             .collect();
         let llm = Llm::new(
@@ -281,6 +289,7 @@ impl Orion {
             config: config.clone(),
             github_secrets,
             linear_secret: secrets.linear_webhook,
+            dashboard_token: secrets.dashboard_token,
             store: store.clone(),
             ingest,
             metrics: metrics.clone(),

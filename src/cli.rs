@@ -57,6 +57,12 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Scan Orion's work now: resume stuck tasks, remind people of long-blocked ones
+    Heartbeat {
+        /// One scan in the foreground (scheduled scans run inside `orion serve`)
+        #[arg(long)]
+        once: bool,
+    },
     /// What model calls cost, from the spend ledger
     Spend {
         /// Group by
@@ -119,6 +125,7 @@ pub fn main() -> ExitCode {
             Command::Status { json } => status(&loaded.config, json).await,
             Command::Replay(args) => replay(&loaded.config, args).await,
             Command::Implement { target, dry_run } => implement(loaded, &target, dry_run).await,
+            Command::Heartbeat { once } => heartbeat(loaded, once).await,
             Command::Check => unreachable!("handled above"),
         }
     });
@@ -151,14 +158,78 @@ async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_secs(2),
         stop_watch.clone(),
     )?;
+    let heartbeat = match orion.state.config().heartbeat.schedules() {
+        Ok(schedules) if !schedules.is_empty() => Some(crate::heartbeat::ticker::spawn(
+            orion.state.store().clone(),
+            schedules,
+            orion.state.config().queue.max_attempts,
+            stop_watch.clone(),
+        )),
+        _ => None,
+    };
     print!("{}", banner(&orion.startup, public_url.as_deref()));
     tracing::info!(addr = %orion.addr(), version = env!("CARGO_PKG_VERSION"), "orion is serving");
     signal.await;
     tracing::info!("shutting down: no new requests or jobs; letting running jobs finish");
     stop_watch.cancel();
     let _ = watcher.await;
+    if let Some(heartbeat) = heartbeat {
+        let _ = heartbeat.await;
+    }
     orion.shutdown().await?;
     tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The services a command in the foreground runs a job with, as `orion serve`'s workers would.
+async fn foreground_services(config: &Config) -> anyhow::Result<crate::app::Services> {
+    let secrets = Secrets::from_env();
+    let settings = crate::llm::LlmSettings::from_config(config);
+    let missing = settings.missing_keys(&|name| secrets.model_keys.get(name));
+    if !missing.is_empty() {
+        bail!("{}", config::Problems(missing));
+    }
+    let store = Store::open(&config.store, OpenMode::CreateIfMissing).await?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let llm = crate::llm::Llm::new(
+        store.clone(),
+        settings,
+        secrets.model_keys.0.clone(),
+        vec![],
+    )
+    .await?
+    .with_metrics(metrics.clone());
+    crate::app::Services::build(
+        config,
+        &secrets,
+        store,
+        llm,
+        metrics,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    )
+}
+
+/// `orion heartbeat --once`: one scan now, in the foreground. What it starts (resumed tasks)
+/// is queued for `orion serve`'s workers.
+async fn heartbeat(loaded: Loaded, once: bool) -> anyhow::Result<ExitCode> {
+    if !once {
+        bail!(
+            "`orion heartbeat` runs one scan with --once; scheduled scans run inside `orion serve` on the [heartbeat] schedules"
+        );
+    }
+    let services = foreground_services(&loaded.config).await?;
+    let tick = crate::store::now_ms();
+    let report = crate::heartbeat::scan::scan(&services, tick)
+        .await
+        .map_err(|e| anyhow::anyhow!("the scan failed: {e:?}"))?;
+    println!(
+        "heartbeat: {} stuck task(s) queued to run again {:?}; {} blocked task(s) reminded {:?}",
+        report.resumed.len(),
+        report.resumed,
+        report.reminded.len(),
+        report.reminded
+    );
+    services.store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,31 +251,8 @@ async fn implement(loaded: Loaded, target: &str, dry_run: bool) -> anyhow::Resul
     if let Some(dir) = &scratch {
         config.git.workdir = dir.clone();
     }
-    let secrets = Secrets::from_env();
-    let settings = crate::llm::LlmSettings::from_config(&config);
-    let missing = settings.missing_keys(&|name| secrets.model_keys.get(name));
-    if !missing.is_empty() {
-        bail!("{}", config::Problems(missing));
-    }
-    let store = Store::open(&config.store, OpenMode::CreateIfMissing).await?;
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
-    let llm = crate::llm::Llm::new(
-        store.clone(),
-        settings,
-        secrets.model_keys.0.clone(),
-        vec![],
-    )
-    .await?
-    .with_metrics(metrics.clone());
-    let services = crate::app::Services::build(
-        &config,
-        &secrets,
-        store.clone(),
-        llm,
-        metrics,
-        std::sync::Arc::new(tokio::sync::Notify::new()),
-    )?;
-    let mut services = services;
+    let mut services = foreground_services(&config).await?;
+    let store = services.store.clone();
     if dry_run {
         services.dry_run = Some(crate::forge::github::DryRun(std::sync::Arc::new(|what| {
             println!("[dry run] {what}")

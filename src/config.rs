@@ -49,6 +49,8 @@ pub struct Config {
     pub implement: crate::implement::config::ImplementConfig,
     /// Pull request reviews.
     pub review: crate::review::config::ReviewConfig,
+    /// Scheduled scans of Orion's work.
+    pub heartbeat: crate::heartbeat::config::HeartbeatConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -489,6 +491,7 @@ impl Config {
         self.sandbox.validate(&mut out);
         self.implement.validate(&mut out);
         self.review.validate(&mut out);
+        self.heartbeat.validate(&mut out);
         out
     }
 
