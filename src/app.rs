@@ -83,6 +83,30 @@ pub struct Services {
 }
 
 impl Services {
+    /// GitHub, for a job that cannot do anything without it: a fatal error naming the
+    /// credentials to set when they are missing.
+    pub fn github_required(&self) -> Result<GitHub, crate::queue::JobError> {
+        self.github.clone().ok_or_else(|| {
+            crate::queue::JobError::Fatal(anyhow::anyhow!(
+                "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
+            ))
+        })
+    }
+
+    /// The effect journal's front for `repo`: every GitHub write of a job goes through it, and
+    /// a dry run (`orion implement --dry-run`) turns the writes into descriptions.
+    pub fn effects(
+        &self,
+        github: GitHub,
+        repo: crate::forge::github::Repo,
+    ) -> crate::forge::github::Effects {
+        let effects = crate::forge::github::Effects::new(github, repo, self.journal.clone());
+        match &self.dry_run {
+            Some(print) => effects.dry_run(print.clone()),
+            None => effects,
+        }
+    }
+
     /// The services jobs run with, for `orion serve` and for foreground commands
     /// (`orion implement`).
     pub fn build(

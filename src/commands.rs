@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use crate::app::Services;
 use crate::event::{CommentAction, Event, EventKind};
-use crate::forge::github::{Effects, Permission, ReactionTarget};
+use crate::forge::github::{Permission, ReactionTarget};
 use crate::implement::commands::{self, Command};
 use crate::implement::forge_error as forge;
 use crate::implement::pipeline::{ImplementJob, JOB as IMPLEMENT};
@@ -47,7 +47,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
         return Ok(());
     }
     let repo = github.repo(e.installation, &e.repo.name).map_err(forge)?;
-    let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    let effects = s.effects(github.clone(), repo.clone());
     let number = e.issue.number;
     if repo.permission(&by.login).await.map_err(forge)? < Permission::Write {
         effects

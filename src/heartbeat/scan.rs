@@ -6,7 +6,6 @@ use sqlx::Row;
 
 use crate::app::Services;
 use crate::event::{IssueNumber, RepoName};
-use crate::forge::github::Effects;
 use crate::implement::forge_error as forge;
 use crate::implement::pipeline::{ImplementJob, JOB as IMPLEMENT};
 use crate::queue::JobError;
@@ -97,7 +96,7 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
                     continue;
                 }
             };
-            let effects = Effects::new(github.clone(), repo, s.journal.clone());
+            let effects = s.effects(github.clone(), repo);
             let hours = (now - row.get::<i64, _>("finished_at")) / 3_600_000;
             let mut who = format!("@{}", row.get::<String, _>("requested_by"));
             if let Some(handle) = &cfg.escalate_to {

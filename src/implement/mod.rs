@@ -76,3 +76,21 @@ impl GitAccess {
         })
     }
 }
+
+/// The prompt templates for `repo`: the built-in ones, with the repository's overrides
+/// (`.github/orion/prompts/NAME.md` on its default branch) for `roles`, the only ones the caller
+/// renders (each is one read).
+pub(crate) async fn repo_prompts(
+    repo: &crate::forge::github::Repo,
+    roles: &[prompts::Role],
+) -> Result<prompts::Prompts, crate::queue::JobError> {
+    let mut overrides = Vec::new();
+    for role in roles {
+        let path = prompts::override_path(*role);
+        if let Some(text) = repo.file(&path, None).await.map_err(forge_error)? {
+            overrides.push((role.as_str().to_owned(), text));
+        }
+    }
+    prompts::Prompts::with_overrides(&overrides)
+        .map_err(|e| crate::queue::JobError::Fatal(e.into()))
+}

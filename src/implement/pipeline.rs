@@ -28,7 +28,7 @@ use super::forge_error as forge;
 use super::plan::{Plan, Step, StepTier, Triage};
 use super::prompts::{
     CommentContext, FixContext, ImplementContext, IssueContext, PlanContext, Prompts,
-    RecoverContext, RepoContext, ReviewContext, Role, TriageContext, override_paths,
+    RecoverContext, RepoContext, ReviewContext, Role, TriageContext,
 };
 use super::report;
 use super::task::{StepRecord, Task, TaskState, Tasks, Update};
@@ -158,7 +158,7 @@ async fn give_up(s: &Services, task_id: i64, error: &anyhow::Error) {
     let Ok(repo) = github.repo(task.installation, &task.repo) else {
         return;
     };
-    let effects = effects_for(s, github, repo);
+    let effects = s.effects(github, repo);
     let _ = effects
         .add_labels(task.issue, &[s.config.implement.blocked_label.as_str()])
         .await;
@@ -166,14 +166,6 @@ async fn give_up(s: &Services, task_id: i64, error: &anyhow::Error) {
 }
 
 /// The journaled writes on `repo`, described instead of made in a dry run.
-fn effects_for(s: &Services, github: crate::forge::GitHub, repo: Repo) -> Effects {
-    let effects = Effects::new(github, repo, s.journal.clone());
-    match &s.dry_run {
-        Some(print) => effects.dry_run(print.clone()),
-        None => effects,
-    }
-}
-
 /// Renders the task's status comment (state, plan checklist, spend) and edits it in place.
 async fn publish_status(
     s: &Services,
@@ -208,13 +200,9 @@ async fn run_claimed(
     if task.state.is_finished() {
         return Ok(());
     }
-    let github = s.github.clone().ok_or_else(|| {
-        JobError::Fatal(anyhow::anyhow!(
-            "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
-        ))
-    })?;
+    let github = s.github_required()?;
     let repo = github.repo(task.installation, &task.repo).map_err(forge)?;
-    let effects = effects_for(s, github.clone(), repo.clone());
+    let effects = s.effects(github.clone(), repo.clone());
     let cfg = &s.config.implement;
 
     let GitAccess {
@@ -302,19 +290,7 @@ async fn context(
             })
             .collect(),
     };
-    let mut overrides = Vec::new();
-    for path in override_paths() {
-        if let Some(text) = repo.file(&path, None).await.map_err(forge)? {
-            let role = path
-                .rsplit('/')
-                .next()
-                .and_then(|f| f.strip_suffix(".md"))
-                .unwrap_or_default()
-                .to_owned();
-            overrides.push((role, text));
-        }
-    }
-    let prompts = Prompts::with_overrides(&overrides).map_err(|e| JobError::Fatal(e.into()))?;
+    let prompts = super::repo_prompts(repo, &Role::ALL).await?;
     let instructions = repo.instructions().await.map_err(forge)?;
     let settings = match instructions.iter().find(|(p, _)| p == SETTINGS_PATH) {
         Some((_, text)) => RepoSettings::parse(text)

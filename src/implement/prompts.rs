@@ -106,7 +106,8 @@ pub fn override_paths() -> Vec<String> {
     Role::ALL.into_iter().map(override_path).collect()
 }
 
-fn override_path(role: Role) -> String {
+/// Where a repository overrides `role`'s template.
+pub fn override_path(role: Role) -> String {
     format!("{OVERRIDE_DIR}/{}.md", role.as_str())
 }
 

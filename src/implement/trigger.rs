@@ -94,7 +94,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
         return Ok(()); // never Orion's own events; other bots only when allowed
     }
     let gh_repo = github.repo(installation, repo).map_err(forge)?;
-    let effects = Effects::new(github.clone(), gh_repo.clone(), s.journal.clone());
+    let effects = s.effects(github.clone(), gh_repo.clone());
     let tasks = Tasks::new(s.store.clone());
     match ask {
         Ask::Start {

@@ -18,8 +18,7 @@ use super::memory::{FindingState, ReviewMemory};
 use crate::agent::dev::{StepContext, StepError, run_step};
 use crate::app::Services;
 use crate::event::{InstallationId, IssueNumber, RepoName};
-use crate::forge::github::Effects;
-use crate::implement::prompts::{FixContext, IssueContext, Prompts, RepoContext, Role};
+use crate::implement::prompts::{FixContext, IssueContext, RepoContext, Role};
 use crate::implement::task::Tasks;
 use crate::implement::{GitAccess, forge_error as forge};
 use crate::llm::{Complexity, Risk, TaskKind, TaskSpec};
@@ -51,13 +50,9 @@ struct Thread {
 
 /// Addresses the open review threads of an Orion pull request.
 pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Result<(), JobError> {
-    let github = s.github.clone().ok_or_else(|| {
-        JobError::Fatal(anyhow::anyhow!(
-            "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
-        ))
-    })?;
+    let github = s.github_required()?;
     let repo = github.repo(job.installation, &job.repo).map_err(forge)?;
-    let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    let effects = s.effects(github.clone(), repo.clone());
     let me = github.identity().await.map_err(forge)?.login.clone();
     let answer_key = |what: &str| match &job.asked {
         Some((id, _)) => format!("fix:{what}:{id}"),
@@ -196,7 +191,8 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
         file_tree: String::new(),
         test_command: None,
     };
-    let rendered = Prompts::builtin()
+    let rendered = crate::implement::repo_prompts(&repo, &[Role::Fix])
+        .await?
         .render(
             Role::Fix,
             &FixContext {

@@ -21,9 +21,9 @@ use super::{
 };
 use crate::app::Services;
 use crate::event::{InstallationId, IssueNumber, RepoName};
-use crate::forge::github::{Effects, NewReview, Repo, ReviewEvent};
+use crate::forge::github::{NewReview, Repo, ReviewEvent};
 use crate::implement::prompts::{
-    IssueContext, PathInstruction, Prompts, PullReviewContext, RepoContext, Role,
+    IssueContext, PathInstruction, PullReviewContext, RepoContext, Role,
 };
 use crate::implement::verify::{RepoSettings, SETTINGS_PATH};
 use crate::implement::{GitAccess, forge_error as forge};
@@ -59,14 +59,10 @@ pub async fn run(
     job: &ReviewJob,
     cancel: &CancellationToken,
 ) -> Result<(), JobError> {
-    let github = s.github.clone().ok_or_else(|| {
-        JobError::Fatal(anyhow::anyhow!(
-            "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
-        ))
-    })?;
+    let github = s.github_required()?;
     let cfg = &s.config.review;
     let repo = github.repo(job.installation, &job.repo).map_err(forge)?;
-    let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+    let effects = s.effects(github.clone(), repo.clone());
     let me = github.identity().await.map_err(forge)?.login.clone();
     let pull = repo.pull(job.pull).await.map_err(forge)?;
     let head = pull.head.sha.clone();
@@ -173,7 +169,7 @@ pub async fn run(
 
     // The repository's instructions and per-path notes; prompts overridable per repository.
     let instructions = repo.instructions().await.map_err(forge)?;
-    let prompts = Prompts::builtin();
+    let prompts = crate::implement::repo_prompts(&repo, &[Role::PullReview]).await?;
     let repo_ctx = RepoContext {
         instructions,
         file_tree: String::new(),

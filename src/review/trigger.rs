@@ -11,7 +11,7 @@ use crate::event::{
     CommentAction, Event, EventKind, InstallationId, IssueNumber, PullRequestAction, RepoName,
     ReviewAction, ThreadAction,
 };
-use crate::forge::github::{Effects, Permission, ReactionTarget};
+use crate::forge::github::{Permission, ReactionTarget};
 use crate::implement::commands::{self, Command};
 use crate::implement::forge_error as forge;
 use crate::queue::JobError;
@@ -59,7 +59,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             }
             let repo = github.repo(e.installation, &e.repo.name).map_err(forge)?;
             if repo.permission(&by.login).await.map_err(forge)? < Permission::Write {
-                let effects = Effects::new(github.clone(), repo.clone(), s.journal.clone());
+                let effects = s.effects(github.clone(), repo.clone());
                 effects
                     .comment_once(
                         &format!("denied:{}:{}", e.issue.number.0, by.login.to_lowercase()),
