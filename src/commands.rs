@@ -11,11 +11,10 @@
 use std::fmt::Write;
 
 use crate::app::Services;
-use crate::event::{CommentAction, Event, EventKind};
-use crate::forge::github::{Permission, ReactionTarget};
+use crate::event::{CommentAction, Event, EventKind, IssueNumber};
+use crate::forge::github::{Effects, Permission, ReactionTarget};
 use crate::implement::commands::{self, Command};
 use crate::implement::forge_error as forge;
-use crate::implement::pipeline::{ImplementJob, JOB as IMPLEMENT};
 use crate::implement::report;
 use crate::implement::task::{Task, Tasks};
 use crate::queue::JobError;
@@ -50,18 +49,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
     let effects = s.effects(github.clone(), repo.clone());
     let number = e.issue.number;
     if repo.permission(&by.login).await.map_err(forge)? < Permission::Write {
-        effects
-            .comment_once(
-                &format!("denied:{}:{}", number.0, by.login.to_lowercase()),
-                number,
-                &format!(
-                    "Sorry @{}, only people with write access to this repository can command Orion.",
-                    by.login
-                ),
-            )
-            .await
-            .map_err(forge)?;
-        return Ok(());
+        return refuse_once(&effects, number, &by.login, "command Orion").await;
     }
     let key = format!("answer:{}", e.comment.id);
     let tasks = Tasks::new(s.store.clone());
@@ -110,14 +98,12 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                     let _ = repo
                         .remove_label(task.issue, &s.config.implement.blocked_label)
                         .await;
-                    s.jobs
-                        .enqueue(
-                            IMPLEMENT,
-                            &ImplementJob { task_id: task.id },
-                            format!("{IMPLEMENT}:{}:retry:{}", task.id, e.comment.id),
-                        )
-                        .await
-                        .map_err(JobError::Retry)?;
+                    crate::implement::trigger::enqueue(
+                        s,
+                        task.id,
+                        &format!("retry:{}", e.comment.id),
+                    )
+                    .await?;
                     repo.react(ReactionTarget::Comment(e.comment.id), "+1")
                         .await
                         .map_err(forge)?;
@@ -130,6 +116,27 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
     };
     effects
         .comment_once(&key, number, &answer)
+        .await
+        .map_err(forge)?;
+    Ok(())
+}
+
+/// The answer to someone without write access who asked Orion to `what`: once per person and
+/// issue or pull request (the key), then silence.
+pub(crate) async fn refuse_once(
+    effects: &Effects,
+    number: IssueNumber,
+    login: &str,
+    what: &str,
+) -> Result<(), JobError> {
+    effects
+        .comment_once(
+            &format!("denied:{}:{}", number.0, login.to_lowercase()),
+            number,
+            &format!(
+                "Sorry @{login}, only people with write access to this repository can {what}."
+            ),
+        )
         .await
         .map_err(forge)?;
     Ok(())

@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::app::Services;
 use crate::event::{IssueNumber, RepoName};
 use crate::implement::forge_error as forge;
-use crate::implement::pipeline::{ImplementJob, JOB as IMPLEMENT};
+use crate::implement::pipeline::JOB as IMPLEMENT;
 use crate::queue::JobError;
 use crate::store::now_ms;
 
@@ -58,14 +58,7 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
             task = id,
             "task made no progress and nothing runs it: running it again"
         );
-        s.jobs
-            .enqueue(
-                IMPLEMENT,
-                &ImplementJob { task_id: id },
-                format!("{IMPLEMENT}:{id}:heartbeat:{tick}"),
-            )
-            .await
-            .map_err(JobError::Retry)?;
+        crate::implement::trigger::enqueue(s, id, &format!("heartbeat:{tick}")).await?;
         report.resumed.push(id);
     }
 

@@ -7,7 +7,7 @@ use super::commands::{self, Command};
 use super::forge_error as forge;
 use super::pipeline::{ImplementJob, JOB};
 use super::report;
-use super::task::{Started, Task, TaskState, Tasks};
+use super::task::{Started, TaskState, Tasks};
 use crate::app::Services;
 use crate::event::{
     Actor, CommentAction, Event, EventKind, InstallationId, IssueAction, IssueNumber, RepoName,
@@ -110,15 +110,13 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             if permission < Permission::Write {
                 tracing::info!(user = %by.login, ?permission, "trigger from a user without write access");
                 if comment.is_some() {
-                    // One polite answer per user and issue, then silence.
-                    effects
-                        .comment_once(
-                            &format!("denied:{}:{}", issue.0, by.login.to_lowercase()),
-                            issue,
-                            &format!("Sorry @{}, only people with write access to this repository can ask Orion to implement an issue.", by.login),
-                        )
-                        .await
-                        .map_err(forge)?;
+                    crate::commands::refuse_once(
+                        &effects,
+                        issue,
+                        &by.login,
+                        "ask Orion to implement an issue",
+                    )
+                    .await?;
                 }
                 return Ok(());
             }
@@ -155,7 +153,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             if by.login != author && permission < Permission::Write {
                 return Ok(()); // only the author or a maintainer answers for the issue
             }
-            enqueue(s, &task, &format!("answer:{}", event.delivery)).await
+            enqueue(s, task.id, &format!("answer:{}", event.delivery)).await
         }
         Ask::Stop { issue, by, comment } => {
             let permission = gh_repo.permission(&by.login).await.map_err(forge)?;
@@ -176,7 +174,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                     .await
                     .map_err(forge)?;
                 // A task waiting for input has no job running to notice: run it to stop it.
-                enqueue(s, &task, &format!("stop:{}", event.delivery)).await?;
+                enqueue(s, task.id, &format!("stop:{}", event.delivery)).await?;
             }
             Ok(())
         }
@@ -252,17 +250,17 @@ async fn start(
         .sticky_comment(&task.key("status"), issue, &body)
         .await
         .map_err(forge)?;
-    enqueue(s, &task, "start").await
+    enqueue(s, task.id, "start").await
 }
 
-/// Enqueues a run of the task. `why` makes the key: a task's start is enqueued once however
-/// often its trigger is retried; each answer or stop gets its own run.
-async fn enqueue(s: &Services, task: &Task, why: &str) -> Result<(), JobError> {
+/// Enqueues a run of task `task_id`. `why` makes the key: a task's start is enqueued once
+/// however often its trigger is retried; each answer, stop, retry or heartbeat gets its own run.
+pub(crate) async fn enqueue(s: &Services, task_id: i64, why: &str) -> Result<(), JobError> {
     s.jobs
         .enqueue(
             JOB,
-            &ImplementJob { task_id: task.id },
-            format!("{JOB}:{}:{why}", task.id),
+            &ImplementJob { task_id },
+            format!("{JOB}:{task_id}:{why}"),
         )
         .await
         .map_err(JobError::Retry)?;

@@ -60,15 +60,13 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             let repo = github.repo(e.installation, &e.repo.name).map_err(forge)?;
             if repo.permission(&by.login).await.map_err(forge)? < Permission::Write {
                 let effects = s.effects(github.clone(), repo.clone());
-                effects
-                    .comment_once(
-                        &format!("denied:{}:{}", e.issue.number.0, by.login.to_lowercase()),
-                        e.issue.number,
-                        &format!("Sorry @{}, only people with write access to this repository can command Orion.", by.login),
-                    )
-                    .await
-                    .map_err(forge)?;
-                return Ok(());
+                return crate::commands::refuse_once(
+                    &effects,
+                    e.issue.number,
+                    &by.login,
+                    "command Orion",
+                )
+                .await;
             }
             repo.react(ReactionTarget::Comment(e.comment.id), "eyes")
                 .await
