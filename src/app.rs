@@ -82,15 +82,16 @@ pub struct Services {
     pub dry_run: Option<crate::forge::github::DryRun>,
 }
 
+/// What a job or command that needs GitHub says when no credentials are set.
+pub const NO_GITHUB: &str = "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN";
+
 impl Services {
     /// GitHub, for a job that cannot do anything without it: a fatal error naming the
     /// credentials to set when they are missing.
     pub fn github_required(&self) -> Result<GitHub, crate::queue::JobError> {
-        self.github.clone().ok_or_else(|| {
-            crate::queue::JobError::Fatal(anyhow::anyhow!(
-                "no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN"
-            ))
-        })
+        self.github
+            .clone()
+            .ok_or_else(|| crate::queue::JobError::Fatal(anyhow::anyhow!(NO_GITHUB)))
     }
 
     /// The effect journal's front for `repo`: every GitHub write of a job goes through it, and

@@ -258,10 +258,7 @@ async fn implement(loaded: Loaded, target: &str, dry_run: bool) -> anyhow::Resul
             println!("[dry run] {what}")
         })));
     }
-    let github = services
-        .github
-        .clone()
-        .context("no GitHub credentials: set ORION_GITHUB_APP_ID and ORION_GITHUB_APP_PRIVATE_KEY, or ORION_GITHUB_TOKEN")?;
+    let github = services.github.clone().context(crate::app::NO_GITHUB)?;
     let installation = github.installation_for(&repo).await?;
     let found = github.repo(installation, &repo)?.issue(issue).await?;
     let me = github.identity().await?.login.clone();

@@ -27,6 +27,13 @@ pub fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
+/// A Markdown code fence longer than any run of backticks in `text`, so the text cannot close
+/// it early (at least three backticks).
+pub fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +50,12 @@ mod tests {
         assert_eq!(tail(text, 5), "😀z");
         assert_eq!(tail(text, 100), text);
         assert_eq!(floor_char_boundary(text, 9), 6);
+    }
+
+    #[test]
+    fn a_fence_outgrows_the_backticks_inside() {
+        assert_eq!(fence_for("plain"), "```");
+        assert_eq!(fence_for("a ``` b"), "````");
+        assert_eq!(fence_for("`````"), "``````");
     }
 }

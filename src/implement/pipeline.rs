@@ -1211,7 +1211,7 @@ impl Run<'_> {
     }
 
     async fn open_pr(&mut self) -> Result<(), JobError> {
-        if self.diff().await?.trim().is_empty() {
+        if self.changed_paths().await?.is_empty() {
             let mut why = String::from(
                 "The steps finished but changed nothing that can be pushed, so there is no pull request to open.",
             );

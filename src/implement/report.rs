@@ -163,11 +163,6 @@ pub fn check_run_text(
 /// characters, and the rest of the body must fit too).
 const WITHHELD_PATCH_MAX: usize = 30_000;
 
-/// The longest run of backticks in `text`, so a fence around it can be longer.
-fn longest_backtick_run(text: &str) -> usize {
-    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
-}
-
 /// The pull request body: what changed and why, the plan, the tests, what it cost, and the link
 /// that closes the issue.
 pub fn pull_request_body(
@@ -204,7 +199,7 @@ pub fn pull_request_body(
             } else {
                 patch
             };
-            let fence = "`".repeat(longest_backtick_run(&shown).max(2) + 1);
+            let fence = crate::text::fence_for(&shown);
             let _ = writeln!(
                 out,
                 "<details><summary>The withheld change (apply with <code>git apply</code>)</summary>\n\n{fence}diff\n{}\n{fence}\n\n</details>\n",

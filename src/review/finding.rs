@@ -213,12 +213,7 @@ impl Finding {
         if suggestion.lines().count() > MAX_SUGGESTION_LINES {
             return None;
         }
-        let longest_run = suggestion
-            .split(|c| c != '`')
-            .map(str::len)
-            .max()
-            .unwrap_or(0);
-        let fence = "`".repeat(longest_run.max(2) + 1);
+        let fence = crate::text::fence_for(suggestion);
         Some(format!("{fence}suggestion\n{suggestion}\n{fence}\n"))
     }
 }

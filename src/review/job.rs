@@ -398,6 +398,7 @@ pub async fn run(
         .collect();
 
     let summary = Summary {
+        critical,
         head: short,
         since: since.as_deref(),
         plan: &plan,
@@ -526,17 +527,14 @@ struct Summary<'a> {
     trivial: Option<&'a str>,
     problems: Vec<String>,
     open_before: usize,
+    /// Whether a kept finding is critical (the review requested changes).
+    critical: bool,
 }
 
 impl Summary<'_> {
     fn render(&self) -> String {
         let mut out = String::new();
-        let critical = self
-            .merged
-            .kept
-            .iter()
-            .any(|k| k.finding.severity == Severity::Critical);
-        let verdict = if critical {
+        let verdict = if self.critical {
             "🛑 Changes requested: critical findings"
         } else if self.merged.kept.is_empty() {
             "✅ No new findings"

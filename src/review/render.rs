@@ -179,10 +179,7 @@ fn push_line(out: &mut String, mark: char, n: u32, text: &str) {
     if text.len() <= MAX_LINE_CHARS {
         out.push_str(text);
     } else {
-        let mut end = MAX_LINE_CHARS;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
+        let end = crate::text::floor_char_boundary(text, MAX_LINE_CHARS);
         let _ = write!(
             out,
             "{}… ({} more characters)",

@@ -82,10 +82,6 @@ impl Effects {
         self
     }
 
-    pub fn is_dry_run(&self) -> bool {
-        self.dry_run.is_some()
-    }
-
     /// In a dry run, describes the write and answers as if it had been made.
     fn pretend(&self, what: impl FnOnce() -> String) -> Option<Outcome> {
         self.dry_run.as_ref()?.say(&what());
