@@ -285,22 +285,8 @@ fn transport_failure(error: octocrab::Error, what: &str) -> Try {
         octocrab::Error::JWT { .. } => Try::Final(ForgeError::Setup(format!(
             "{what}: signing the GitHub App token failed: {error}"
         ))),
-        _ => Try::Unknown(format!("network: {}", error_chain(&error))),
+        _ => Try::Unknown(format!("network: {}", crate::forge::error_chain(&error))),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// GitHub's error body: `{"message": …, "errors": […], "documentation_url": …}`.

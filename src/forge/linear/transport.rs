@@ -240,34 +240,27 @@ impl Transport {
             }
             // A refused connection never reached Linear; anything later might have.
             Ok(Err(e)) if e.is_connect() => {
-                return Err(Try::Repeatable(format!("connecting: {}", error_chain(&e))));
+                return Err(Try::Repeatable(format!(
+                    "connecting: {}",
+                    crate::forge::error_chain(&e)
+                )));
             }
-            Ok(Err(e)) => return Err(Try::Unknown(format!("network: {}", error_chain(&e)))),
+            Ok(Err(e)) => {
+                return Err(Try::Unknown(format!(
+                    "network: {}",
+                    crate::forge::error_chain(&e)
+                )));
+            }
             Ok(Ok(exchange)) => exchange,
         };
-        classify(status, &headers, &bytes, call.operation, now_ms())
+        classify(
+            status,
+            &headers,
+            &bytes,
+            call.operation,
+            crate::store::now_ms() as u64,
+        )
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = e.source();
-    }
-    text
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
 }
 
 /// One answer, sorted into data or a reason to stop, retry or wait.
