@@ -69,10 +69,7 @@ async fn a_scan_resumes_a_stuck_task_and_reminds_people_of_a_long_blocked_one_on
     w.model.script("review", [review_clean()]);
 
     heartbeat(&w, 1).await;
-    wait_until(Duration::from_secs(60), || async {
-        !w.github.pulls(REPO).is_empty()
-    })
-    .await;
+    w.wait_for_pull().await;
     let reminders: Vec<String> = w
         .github
         .comments(REPO, blocked)

@@ -121,7 +121,8 @@ impl World {
         n
     }
 
-    /// Waits until the status comment on issue `n` starts with `headline`.
+    /// Waits until a comment of Orion's on issue `n` (the status comment, or an answer) starts
+    /// with `headline`, and returns it.
     pub(crate) async fn wait_for_status(&self, n: u64, headline: &str) -> String {
         let github = &self.github;
         wait_until(Duration::from_secs(120), || async move {
@@ -168,7 +169,7 @@ impl World {
         assert_eq!(status, 202);
     }
 
-    async fn wait_for_pull(&self) {
+    pub(crate) async fn wait_for_pull(&self) {
         let github = &self.github;
         wait_until(Duration::from_secs(120), || async move {
             !github.pulls(REPO).is_empty()
@@ -896,23 +897,6 @@ async fn a_fix_round_on_a_change_to_a_sensitive_file_stays_on_the_strategic_floo
     assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
 }
 
-/// The answer Orion posted on issue `n` that starts with `start`, once it is there.
-async fn answer(w: &World, n: u64, start: &str) -> String {
-    wait_until(Duration::from_secs(30), || async {
-        w.github
-            .comments(REPO, n)
-            .iter()
-            .any(|c| c.body.starts_with(start))
-    })
-    .await;
-    w.github
-        .comments(REPO, n)
-        .into_iter()
-        .find(|c| c.body.starts_with(start))
-        .unwrap()
-        .body
-}
-
 #[tokio::test]
 async fn help_unknown_words_and_commands_from_readers_get_one_answer_each() {
     let w = World::start().await;
@@ -921,7 +905,7 @@ async fn help_unknown_words_and_commands_from_readers_get_one_answer_each() {
         .issue(REPO, "alice", "Widgets should be red", "Make them red.");
     let id = w.github.comment_as(REPO, n, "alice", "/orion help");
     w.comment_event(n, id, "alice", "/orion help").await;
-    let help = answer(&w, n, "### Orion commands").await;
+    let help = w.wait_for_status(n, "### Orion commands").await;
     assert!(
         help.contains("- `/orion fix`") && help.contains("`orion` label"),
         "{help}"
@@ -929,7 +913,9 @@ async fn help_unknown_words_and_commands_from_readers_get_one_answer_each() {
 
     let id = w.github.comment_as(REPO, n, "alice", "/orion implment");
     w.comment_event(n, id, "alice", "/orion implment").await;
-    let did_you_mean = answer(&w, n, "`/orion implment` is not a command").await;
+    let did_you_mean = w
+        .wait_for_status(n, "`/orion implment` is not a command")
+        .await;
     assert!(
         did_you_mean.contains("Did you mean `/orion implement`?"),
         "{did_you_mean}"
@@ -937,7 +923,8 @@ async fn help_unknown_words_and_commands_from_readers_get_one_answer_each() {
 
     let id = w.github.comment_as(REPO, n, "alice", "/orion status");
     w.comment_event(n, id, "alice", "/orion status").await;
-    answer(&w, n, "No Orion task for this issue yet").await;
+    w.wait_for_status(n, "No Orion task for this issue yet")
+        .await;
 
     // A reader: one polite answer, then silence.
     w.github.grant(REPO, "mallory", "read");
@@ -1013,7 +1000,7 @@ async fn a_blocked_task_retried_resumes_and_opens_its_pull_request() {
     w.wait_for_status(n, "### ✅ Done").await;
     let id = w.github.comment_as(REPO, n, "alice", "/orion status");
     w.comment_event(n, id, "alice", "/orion status").await;
-    let status = answer(&w, n, "**Task 1 on #1, as of now:**").await;
+    let status = w.wait_for_status(n, "**Task 1 on #1, as of now:**").await;
     assert!(
         status.contains("### ✅ Done")
             && status.contains("- [x] `colour`")

@@ -473,10 +473,7 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
     );
     w.model.script("review", [review_clean()]);
     w.label(n, "orion", "alice").await;
-    wait_until(Duration::from_secs(60), || async {
-        !w.github.pulls(REPO).is_empty()
-    })
-    .await;
+    w.wait_for_pull().await;
     let pr = w.github.pulls(REPO)[0].clone();
 
     // GitHub tells Orion about its own pull request; its review finds something critical.
