@@ -246,7 +246,7 @@ fn spec(url: &str, issue: u64) -> TaskSpec {
     TaskSpec {
         clone_url: url.to_owned(),
         base_branch: "main".into(),
-        issue: IssueNumber(issue),
+        ticket: orion_bot::git::github_ticket(IssueNumber(issue)),
         title: "Benchmark task".into(),
     }
 }

@@ -69,6 +69,9 @@ pub struct Services {
     /// GitHub, when credentials are configured; without them Orion receives webhooks but
     /// cannot act, and jobs that need GitHub fail saying so.
     pub github: Option<GitHub>,
+    /// Linear, when `ORION_LINEAR_API_KEY` is set; without it Linear webhooks are received and
+    /// recorded but not acted on.
+    pub linear: Option<crate::forge::linear::Linear>,
     /// Every externally visible write goes through it (see [`crate::forge::github::Effects`]).
     pub journal: Journal,
     /// Mirrors and task worktrees.
@@ -130,11 +133,13 @@ impl Services {
                 None
             }
         };
+        let linear = crate::forge::linear::Linear::from_secrets(&config.linear, secrets)?;
         Ok(Self {
             llm,
             store: store.clone(),
             metrics,
             github,
+            linear,
             journal: Journal::new(store.clone()),
             workspaces: workspaces.clone(),
             sandbox: Sandbox::new(sandbox_config(config, &workspaces)),

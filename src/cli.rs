@@ -264,7 +264,14 @@ async fn implement(loaded: Loaded, target: &str, dry_run: bool) -> anyhow::Resul
     let me = github.identity().await?.login.clone();
     let tasks = crate::implement::task::Tasks::new(store.clone());
     let task = match tasks
-        .start(&repo, issue, installation, &me, &found.title)
+        .start(
+            &repo,
+            issue,
+            &crate::implement::task::Origin::GitHub,
+            installation,
+            &me,
+            &found.title,
+        )
         .await?
     {
         crate::implement::task::Started::New(t) => t,

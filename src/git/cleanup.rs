@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use git2::{Repository, WorktreePruneOptions};
 
+use super::names::ticket_of;
 use super::workspaces::FINISHED_MARKER;
 use super::{TaskWorkspace, Workspaces, blocking};
 
@@ -82,13 +83,9 @@ impl Workspaces {
 
     /// Removes one finished worktree under its task's lock, unless it was reactivated meanwhile.
     fn remove(&self, found: &Found) -> anyhow::Result<bool> {
-        let issue: u64 = found
-            .name
-            .split('-')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("worktree {:?} is not named <issue>-<slug>", found.name))?;
-        let lock = self.lock(Self::task_lock_key(&found.mirror, issue));
+        let ticket = ticket_of(&found.name)
+            .with_context(|| format!("worktree {:?} is not named <ticket>-<slug>", found.name))?;
+        let lock = self.lock(Self::task_lock_key(&found.mirror, ticket));
         let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
         let admin = found.mirror.join("worktrees").join(&found.name);
         if !admin.join(FINISHED_MARKER).exists() {

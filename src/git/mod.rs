@@ -52,7 +52,7 @@ pub use cleanup::Cleanup;
 pub use config::GitConfig;
 pub use credentials::Credentials;
 pub use error::{GitError, Protection};
-pub use names::{BRANCH_PREFIX, slug, task_branch};
+pub use names::{BRANCH_PREFIX, github_ticket, slug, task_branch};
 pub use pull::PullCheckout;
 pub use task::{RebaseOutcome, TaskWorkspace};
 pub use workspaces::{Mirror, TaskSpec, Workspaces};

@@ -100,9 +100,28 @@ pub fn slug(title: &str) -> String {
     }
 }
 
-/// The branch for a new task: `orion/<issue>-<slug>`.
-pub fn task_branch(issue: IssueNumber, title: &str) -> String {
-    format!("{BRANCH_PREFIX}{}-{}", issue.0, slug(title))
+/// The branch for a new task: `orion/<ticket>-<slug>`.
+pub fn task_branch(ticket: &str, title: &str) -> String {
+    format!("{BRANCH_PREFIX}{ticket}-{}", slug(title))
+}
+
+/// The ticket a task for GitHub issue `issue` has in its branch name: the number.
+pub fn github_ticket(issue: IssueNumber) -> String {
+    issue.0.to_string()
+}
+
+/// The ticket in a task branch's worktree name (`42-fix-login` → `42`, `eng-7-fix-login` →
+/// `eng-7`): what the task's lock is keyed by. `None` for a name no task branch has.
+pub(crate) fn ticket_of(worktree: &str) -> Option<&str> {
+    let mut parts = worktree.splitn(3, '-');
+    let first = parts.next()?;
+    let is_number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if is_number(first) {
+        return Some(first);
+    }
+    let second = parts.next()?;
+    (!first.is_empty() && first.bytes().all(|b| b.is_ascii_alphanumeric()) && is_number(second))
+        .then(|| &worktree[..first.len() + 1 + second.len()])
 }
 
 /// The ref recording that Orion created `branch`; what "a branch created by Orion" means when
@@ -150,9 +169,14 @@ mod tests {
         let cut_at_dash = slug("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbb");
         assert_eq!(cut_at_dash, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
         assert_eq!(
-            task_branch(IssueNumber(42), "Fix login"),
+            task_branch(&github_ticket(IssueNumber(42)), "Fix login"),
             "orion/42-fix-login"
         );
+        assert_eq!(task_branch("eng-7", "fix-login"), "orion/eng-7-fix-login");
+        assert_eq!(ticket_of("42-fix-login"), Some("42"));
+        assert_eq!(ticket_of("eng-7-fix-login"), Some("eng-7"));
+        assert_eq!(ticket_of("eng-7"), Some("eng-7"));
+        assert_eq!(ticket_of("fix-login"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use git2::Repository;
 use git2::build::CheckoutBuilder;
 
 use super::Workspaces;
+use super::names::ticket_of;
 use super::workspaces::FINISHED_MARKER;
 
 impl Workspaces {
@@ -37,10 +38,10 @@ impl Workspaces {
         }
         finished.sort_unstable_by(|a, b| b.cmp(a));
         for (_, old) in finished {
-            let Some(issue) = old.split('-').next().and_then(|n| n.parse().ok()) else {
+            let Some(ticket) = ticket_of(&old) else {
                 continue;
             };
-            let lock = self.lock(Self::task_lock_key(mirror, issue));
+            let lock = self.lock(Self::task_lock_key(mirror, ticket));
             // Busy means it is being reactivated or removed right now: take another.
             let Ok(_held) = lock.try_lock() else { continue };
             let old_admin = admin_root.join(&old);

@@ -9,7 +9,6 @@ use git2::{AutotagOption, FetchOptions, FetchPrune, Repository, WorktreeAddOptio
 
 use super::names::{created_ref, remote_ref, repo_key, task_branch, worktree_name};
 use super::{Credentials, GitConfig, TaskWorkspace, blocking};
-use crate::event::IssueNumber;
 
 /// Refspec of a mirror update: every remote branch, force-updated, kept apart from task branches.
 const FETCH_REFSPEC: &str = "+refs/heads/*:refs/remotes/origin/*";
@@ -50,8 +49,10 @@ pub struct TaskSpec {
     pub clone_url: String,
     /// The branch the task starts from and is rebased onto, usually the default branch.
     pub base_branch: String,
-    /// The issue the task implements; a task is identified by repository and issue.
-    pub issue: IssueNumber,
+    /// The issue the task implements as its branch names it: `42` for GitHub issue #42
+    /// ([`super::names::github_ticket`]), `eng-7` for Linear's ENG-7. A task is identified by
+    /// repository and ticket.
+    pub ticket: String,
     /// The issue title, for the branch name.
     pub title: String,
 }
@@ -121,8 +122,8 @@ impl Workspaces {
     }
 
     /// The key of the lock serialising work on one task's branch and worktree.
-    pub(crate) fn task_lock_key(mirror: &Path, issue: u64) -> String {
-        format!("{}#{issue}", mirror.display())
+    pub(crate) fn task_lock_key(mirror: &Path, ticket: &str) -> String {
+        format!("{}#{ticket}", mirror.display())
     }
 
     pub(crate) fn update_mirror(
@@ -187,7 +188,7 @@ impl Workspaces {
 
     fn open_task(&self, task: &TaskSpec, creds: &Credentials) -> anyhow::Result<TaskWorkspace> {
         let mirror = self.update_mirror(&task.clone_url, creds)?;
-        let lock = self.lock(Self::task_lock_key(&mirror.path, task.issue.0));
+        let lock = self.lock(Self::task_lock_key(&mirror.path, &task.ticket));
         let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
         let repo = Repository::open_bare(&mirror.path)?;
 
@@ -196,7 +197,7 @@ impl Workspaces {
         let branch = {
             let lock = self.lock(mirror.path.display().to_string());
             let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
-            let branch = match existing_task_branch(&repo, task.issue)? {
+            let branch = match existing_task_branch(&repo, &task.ticket)? {
                 Some(branch) => branch,
                 None => create_task_branch(&repo, task)?,
             };
@@ -228,8 +229,8 @@ impl Workspaces {
 }
 
 /// The branch Orion already created for this issue in this repository, if any.
-fn existing_task_branch(repo: &Repository, issue: IssueNumber) -> anyhow::Result<Option<String>> {
-    let prefix = created_ref(&format!("orion/{}-", issue.0));
+fn existing_task_branch(repo: &Repository, ticket: &str) -> anyhow::Result<Option<String>> {
+    let prefix = created_ref(&format!("orion/{ticket}-"));
     let mut refs = repo.references_glob(&format!("{prefix}*"))?;
     match refs.next() {
         Some(reference) => {
@@ -247,7 +248,7 @@ fn existing_task_branch(repo: &Repository, issue: IssueNumber) -> anyhow::Result
 /// Creates the task branch at the base's tip, recording first that Orion created it (a crash
 /// between the two leaves a record and no branch, which the next call completes).
 fn create_task_branch(repo: &Repository, task: &TaskSpec) -> anyhow::Result<String> {
-    let branch = task_branch(task.issue, &task.title);
+    let branch = task_branch(&task.ticket, &task.title);
     if !git2::Branch::name_is_valid(&branch)? {
         bail!("{branch:?} is not a valid branch name");
     }

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod prompts;
 pub mod report;
 pub mod task;
+pub mod tracker;
 pub mod trigger;
 pub mod verify;
 

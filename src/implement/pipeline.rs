@@ -27,11 +27,12 @@ use super::dag::{self, StepResult};
 use super::forge_error as forge;
 use super::plan::{Plan, Step, StepTier, Triage};
 use super::prompts::{
-    CommentContext, FixContext, ImplementContext, IssueContext, PlanContext, Prompts,
-    RecoverContext, RepoContext, ReviewContext, Role, TriageContext,
+    FixContext, ImplementContext, IssueContext, PlanContext, Prompts, RecoverContext, RepoContext,
+    ReviewContext, Role, TriageContext,
 };
 use super::report;
 use super::task::{StepRecord, Task, TaskState, Tasks, Update};
+use super::tracker::Tracker;
 use super::verify::{RepoSettings, SETTINGS_PATH, test_command};
 use crate::agent::dev::{StepContext, StepError, run_step};
 use crate::app::Services;
@@ -66,6 +67,8 @@ struct Run<'a> {
     cfg: &'a ImplementConfig,
     tasks: Tasks,
     effects: Effects,
+    /// Where the request lives and people are told: the GitHub issue or the Linear issue.
+    tracker: Tracker,
     task: Task,
     issue: IssueContext,
     repo: RepoContext,
@@ -159,18 +162,20 @@ async fn give_up(s: &Services, task_id: i64, error: &anyhow::Error) {
         return;
     };
     let effects = s.effects(github, repo);
-    let _ = effects
-        .add_labels(task.issue, &[s.config.implement.blocked_label.as_str()])
+    let Ok(tracker) = Tracker::of(s, &task, &effects) else {
+        return;
+    };
+    let _ = tracker
+        .add_own_label(&task, &s.config.implement.blocked_label)
         .await;
-    let _ = publish_status(s, &tasks, &effects, &task).await;
+    let _ = publish_status(s, &tasks, &tracker, &task).await;
 }
 
-/// The journaled writes on `repo`, described instead of made in a dry run.
 /// Renders the task's status comment (state, plan checklist, spend) and edits it in place.
 async fn publish_status(
     s: &Services,
     tasks: &Tasks,
-    effects: &Effects,
+    tracker: &Tracker,
     task: &Task,
 ) -> Result<(), JobError> {
     let steps = tasks.steps(task.id).await.map_err(retry)?;
@@ -183,11 +188,9 @@ async fn publish_status(
         &spend,
         s.config.implement.dashboard_url.as_deref(),
     );
-    effects
-        .sticky_comment(&task.key("status"), task.issue, &body)
+    tracker
+        .sticky_comment(task, &task.key("status"), &body)
         .await
-        .map_err(forge)?;
-    Ok(())
 }
 
 async fn run_claimed(
@@ -203,6 +206,7 @@ async fn run_claimed(
     let github = s.github_required()?;
     let repo = github.repo(task.installation, &task.repo).map_err(forge)?;
     let effects = s.effects(github.clone(), repo.clone());
+    let tracker = Tracker::of(s, &task, &effects)?;
     let cfg = &s.config.implement;
 
     let GitAccess {
@@ -212,15 +216,7 @@ async fn run_claimed(
     } = GitAccess::of(&github, &repo, task.installation).await?;
     let workspace = s
         .workspaces
-        .task_worktree(
-            &crate::git::TaskSpec {
-                clone_url,
-                base_branch: default_branch,
-                issue: task.issue,
-                title: task.title.clone(),
-            },
-            &creds,
-        )
+        .task_worktree(&task.workspace(clone_url, default_branch), &creds)
         .await
         .map_err(retry)?;
     // A crash mid-step leaves uncommitted edits: every step resumes from the last commit.
@@ -229,7 +225,8 @@ async fn run_claimed(
         .await
         .map_err(retry)?;
 
-    let (issue, prompts, repo_ctx) = context(&repo, &task, &workspace).await?;
+    let issue = tracker.read(&task).await?;
+    let (prompts, repo_ctx) = context(&repo, &workspace).await?;
     // `/orion stop` reaches running agents too: a watcher turns the stored request into a
     // cancellation of this run (its agents check it between tool calls).
     let stop = cancel.child_token();
@@ -252,6 +249,7 @@ async fn run_claimed(
         cfg,
         tasks,
         effects,
+        tracker,
         task,
         issue,
         repo: repo_ctx,
@@ -265,31 +263,11 @@ async fn run_claimed(
     run.drive().await
 }
 
-/// The issue, the repository's prompts and instructions, and what the planner sees of its files.
+/// The repository's prompts and instructions, and what the planner sees of its files.
 async fn context(
     repo: &Repo,
-    task: &Task,
     workspace: &TaskWorkspace,
-) -> Result<(IssueContext, Prompts, RepoContext), JobError> {
-    let issue = repo.issue(task.issue).await.map_err(forge)?;
-    let comments = repo.comments(task.issue).await.map_err(forge)?;
-    let status_marker = crate::forge::github::marker(&task.key("status"));
-    let issue = IssueContext {
-        repo: task.repo.to_string(),
-        number: task.issue.0,
-        title: issue.title,
-        body: issue.body.unwrap_or_default(),
-        author: issue.user.login,
-        comments: comments
-            .into_iter()
-            // Orion's status comment is not part of the discussion (its questions are).
-            .filter(|c| !c.body.as_deref().unwrap_or("").contains(&status_marker))
-            .map(|c| CommentContext {
-                author: c.user.login,
-                body: c.body.unwrap_or_default(),
-            })
-            .collect(),
-    };
+) -> Result<(Prompts, RepoContext), JobError> {
     let prompts = super::repo_prompts(repo, &Role::ALL).await?;
     let instructions = repo.instructions().await.map_err(forge)?;
     let settings = match instructions.iter().find(|(p, _)| p == SETTINGS_PATH) {
@@ -304,7 +282,6 @@ async fn context(
     let test = test_command(&settings, &files, read);
     let tree = list_files(&root, 6, 400).join("\n");
     Ok((
-        issue,
         prompts,
         RepoContext {
             instructions,
@@ -380,16 +357,15 @@ impl Run<'_> {
     }
 
     async fn update_status(&self) -> Result<(), JobError> {
-        publish_status(self.s, &self.tasks, &self.effects, &self.task).await
+        publish_status(self.s, &self.tasks, &self.tracker, &self.task).await
     }
 
     /// Stops the task for a human, with the reason on the issue and the blocked label.
     async fn block(&mut self, why: String) -> Result<(), JobError> {
         tracing::warn!(task = self.task.id, %why, "task blocked");
-        self.effects
-            .add_labels(self.task.issue, &[self.cfg.blocked_label.as_str()])
-            .await
-            .map_err(forge)?;
+        self.tracker
+            .add_own_label(&self.task, &self.cfg.blocked_label)
+            .await?;
         self.advance(
             TaskState::Blocked,
             Update {
@@ -442,6 +418,12 @@ impl Run<'_> {
     /// Triage; `false` when the task now waits for the author's answer.
     async fn triage(&mut self) -> Result<bool, JobError> {
         if self.task.state != TaskState::Triaging {
+            if self.task.state == TaskState::Queued {
+                // Work begins: a Linear issue moves to the team's "In Progress".
+                self.tracker
+                    .move_to(&self.task, crate::forge::linear::StateTarget::Started)
+                    .await?;
+            }
             self.advance(TaskState::Triaging, Update::default()).await?;
         }
         let rendered = self
@@ -487,18 +469,17 @@ impl Run<'_> {
             }
             let humans = self.issue.comments.len() - asked;
             let key = self.task.key(&format!("question-{humans}"));
-            self.effects
+            self.tracker
                 .comment_once(
+                    &self.task,
                     &key,
-                    self.task.issue,
                     &format!(
-                        "@{} {}\n\n<sub>Answer here and Orion continues.</sub>",
-                        self.issue.author,
+                        "{} {}\n\n<sub>Answer here and Orion continues.</sub>",
+                        self.tracker.mention(&self.issue.author),
                         question.trim()
                     ),
                 )
-                .await
-                .map_err(forge)?;
+                .await?;
             let detail = format!("Asked: {}", question.trim());
             self.advance(
                 TaskState::AwaitingInput,
@@ -511,26 +492,9 @@ impl Run<'_> {
             .await?;
             return Ok(false);
         }
-        // The labels triage suggests, where the repository has them: Orion never invents labels.
-        if !triage.labels.is_empty() {
-            let existing = self.effects.repo().repo_labels().await.map_err(forge)?;
-            let chosen: Vec<&str> = existing
-                .iter()
-                .filter(|l| {
-                    triage
-                        .labels
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(&l.name))
-                })
-                .map(|l| l.name.as_str())
-                .collect();
-            if !chosen.is_empty() {
-                self.effects
-                    .add_labels(self.task.issue, &chosen)
-                    .await
-                    .map_err(forge)?;
-            }
-        }
+        // The labels triage suggests, where the tracker has them: Orion never invents labels.
+        let suggested: Vec<&str> = triage.labels.iter().map(String::as_str).collect();
+        self.tracker.add_labels(&self.task, &suggested).await?;
         self.advance(
             TaskState::Planning,
             Update {
@@ -622,10 +586,14 @@ impl Run<'_> {
         out
     }
 
-    fn co_author(&self) -> (String, String) {
-        let login = self.issue.author.clone();
-        let email = format!("{login}@users.noreply.github.com");
-        (login, email)
+    /// The issue's author as a commit co-author, when that is a GitHub user (a Linear
+    /// issue's author has no GitHub login Orion knows).
+    fn co_author(&self) -> Option<(String, String)> {
+        matches!(self.task.origin, super::task::Origin::GitHub).then(|| {
+            let login = self.issue.author.clone();
+            let email = format!("{login}@users.noreply.github.com");
+            (login, email)
+        })
     }
 
     /// Commits a finished agent's files (workflow files withheld unless allowed); the sha, or
@@ -669,10 +637,14 @@ impl Run<'_> {
                 .await
                 .map_err(retry)?;
         }
-        let (login, email) = self.co_author();
+        let co_author = self.co_author();
         match self
             .workspace
-            .commit_paths(message, &keep, Some((&login, &email)))
+            .commit_paths(
+                message,
+                &keep,
+                co_author.as_ref().map(|(l, e)| (l.as_str(), e.as_str())),
+            )
             .await
         {
             Ok(oid) => Ok(Some(oid.to_string())),
@@ -1270,6 +1242,10 @@ impl Run<'_> {
                 .map_err(forge)?;
         }
         self.check_run(&steps, &tests, &spend, failing).await;
+        // A Linear issue moves to the team's "In Review".
+        self.tracker
+            .move_to(&self.task, crate::forge::linear::StateTarget::InReview)
+            .await?;
         let url = pr.effect.url.clone().unwrap_or_default();
         self.advance(
             TaskState::Done,
@@ -1321,9 +1297,9 @@ impl Run<'_> {
             output: CheckOutput {
                 title: title.into(),
                 summary: format!(
-                    "Task {} for #{} ({} steps, ${:.4}).",
+                    "Task {} for {} ({} steps, ${:.4}).",
                     self.task.id,
-                    self.task.issue.0,
+                    self.task.reference(),
                     steps.iter().filter(|r| r.state == "done").count(),
                     spend.iter().map(|s| s.usd).sum::<f64>()
                 ),

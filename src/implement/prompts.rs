@@ -389,6 +389,8 @@ pub struct IssueContext {
     /// `owner/name`.
     pub repo: String,
     pub number: u64,
+    /// How people name it: `owner/name#42`, or a Linear identifier (`ENG-7`).
+    pub reference: String,
     pub title: String,
     pub body: String,
     /// The login of the issue's author.
@@ -539,6 +541,7 @@ mod tests {
         IssueContext {
             repo: "acme/app".into(),
             number,
+            reference: format!("acme/app#{number}"),
             title: format!("Parser crashes on input {number}"),
             body: body.into(),
             author: "alice".into(),

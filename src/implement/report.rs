@@ -209,10 +209,15 @@ pub fn pull_request_body(
     }
     out.push_str("## Cost\n\n");
     out.push_str(&spend_table(spend));
+    let requester = match task.origin {
+        super::task::Origin::GitHub => format!("@{}", task.requested_by),
+        super::task::Origin::Linear(_) => task.requested_by.clone(),
+    };
     let _ = write!(
         out,
-        "\nFixes #{}\n\n<sub>Opened by Orion for @{} (task {}). Review it like any other PR; Orion never merges.</sub>",
-        task.issue.0, task.requested_by, task.id
+        "\n{}\n\n<sub>Opened by Orion for {requester} (task {}). Review it like any other PR; Orion never merges.</sub>",
+        super::tracker::closing_line(task),
+        task.id
     );
     out
 }

@@ -78,12 +78,48 @@ impl fmt::Display for TaskState {
     }
 }
 
+/// Where a task's request lives: the tracker Orion reads it from and reports to. The work itself
+/// always happens in the task's GitHub repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The issue `Task::issue` of `Task::repo`.
+    GitHub,
+    /// A Linear issue (`Task::issue` is its number within the team).
+    Linear(LinearRef),
+}
+
+/// A Linear issue as a task keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinearRef {
+    /// Linear's UUID.
+    pub id: String,
+    /// `ENG-123`.
+    pub identifier: String,
+    pub url: String,
+    pub team_key: String,
+    /// The git branch name Linear suggests for the issue (`alice/eng-123-fix-login`), which its
+    /// GitHub integration links pull requests by.
+    pub branch_name: Option<String>,
+}
+
+impl Origin {
+    /// The `tracker` column: `github`, or `linear:<team key>`.
+    pub fn tracker(&self) -> String {
+        match self {
+            Self::GitHub => "github".to_owned(),
+            Self::Linear(l) => format!("linear:{}", l.team_key),
+        }
+    }
+}
+
 /// One task, as stored.
 #[derive(Debug, Clone)]
 pub struct Task {
     pub id: i64,
     pub repo: RepoName,
+    /// The issue's number: on GitHub in `repo`, on Linear within its team (see `origin`).
     pub issue: IssueNumber,
+    pub origin: Origin,
     pub installation: Option<InstallationId>,
     pub state: TaskState,
     pub requested_by: String,
@@ -120,6 +156,40 @@ impl Task {
     pub fn ledger_id(&self) -> String {
         format!("task:{}", self.id)
     }
+
+    /// The issue as people write it: `#42`, or `ENG-123`.
+    pub fn reference(&self) -> String {
+        match &self.origin {
+            Origin::GitHub => format!("#{}", self.issue.0),
+            Origin::Linear(l) => l.identifier.clone(),
+        }
+    }
+
+    /// The task's branch and worktree in the repository at `clone_url`, based on `base_branch`.
+    /// A Linear issue's branch follows Linear's suggested name under Orion's prefix
+    /// (`alice/eng-7-fix-login` → `orion/eng-7-fix-login`), so Linear links the pull request.
+    pub fn workspace(&self, clone_url: String, base_branch: String) -> crate::git::TaskSpec {
+        let (ticket, title) = match &self.origin {
+            Origin::GitHub => (crate::git::github_ticket(self.issue), self.title.clone()),
+            Origin::Linear(l) => {
+                let ticket = l.identifier.to_ascii_lowercase();
+                let suggested = l
+                    .branch_name
+                    .as_deref()
+                    .and_then(|b| b.rsplit('/').next())
+                    .and_then(|b| b.strip_prefix(&format!("{ticket}-")))
+                    .filter(|rest| !rest.is_empty());
+                let title = suggested.map_or_else(|| self.title.clone(), str::to_owned);
+                (ticket, title)
+            }
+        };
+        crate::git::TaskSpec {
+            clone_url,
+            base_branch,
+            ticket,
+            title,
+        }
+    }
 }
 
 /// A plan step's progress.
@@ -150,15 +220,26 @@ pub struct Tasks {
 
 const COLUMNS: &str = "id, repo, issue, installation, state, requested_by, title, triage, plan, \
                        branch, pr_number, pr_url, rounds, review_rounds, replans, tests, withheld, detail, \
-                       cancel_requested, plan_only";
+                       cancel_requested, plan_only, tracker, linear";
 
 fn decode(row: &SqliteRow) -> anyhow::Result<Task> {
     let state: String = row.get("state");
     let json = |col: &str| -> Option<String> { row.get(col) };
+    let tracker: String = row.get("tracker");
+    let origin = if tracker == "github" {
+        Origin::GitHub
+    } else {
+        let linear =
+            json("linear").with_context(|| format!("a {tracker} task without its issue"))?;
+        Origin::Linear(
+            serde_json::from_str(&linear).context("while reading a task's Linear issue")?,
+        )
+    };
     Ok(Task {
         id: row.get("id"),
         repo: RepoName(row.get("repo")),
         issue: IssueNumber(row.get::<i64, _>("issue") as u64),
+        origin,
         installation: row
             .get::<Option<i64>, _>("installation")
             .map(|i| InstallationId(i as u64)),
@@ -222,21 +303,27 @@ impl Tasks {
         Self { store }
     }
 
-    /// Starts a task for the issue unless one is already running (the unique index decides, so
-    /// two concurrent triggers cannot both win).
+    /// Starts a task for the issue unless one is already running (the unique indexes decide,
+    /// so two concurrent triggers cannot both win).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         &self,
         repo: &RepoName,
         issue: IssueNumber,
+        origin: &Origin,
         installation: Option<InstallationId>,
         requested_by: &str,
         title: &str,
     ) -> anyhow::Result<Started> {
         let now = now_ms();
+        let linear = match origin {
+            Origin::GitHub => None,
+            Origin::Linear(l) => Some(serde_json::to_string(l)?),
+        };
         let mut tx = self.store.begin_write().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO tasks (repo, issue, installation, state, requested_by, title, created_at, updated_at)
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6)
+            "INSERT INTO tasks (repo, issue, installation, state, requested_by, title, tracker, linear, created_at, updated_at)
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $8)
              ON CONFLICT DO NOTHING
              RETURNING {COLUMNS}"
         ))
@@ -245,6 +332,8 @@ impl Tasks {
         .bind(installation.map(|i| i.0 as i64))
         .bind(requested_by)
         .bind(title)
+        .bind(origin.tracker())
+        .bind(linear)
         .bind(now)
         .fetch_optional(&mut *tx)
         .await
@@ -253,10 +342,11 @@ impl Tasks {
         match inserted {
             Some(row) => Ok(Started::New(decode(&row)?)),
             None => {
-                let running = self
-                    .active_for(repo, issue)
-                    .await?
-                    .context("a task for the issue was running a moment ago")?;
+                let running = match origin {
+                    Origin::GitHub => self.active_for(repo, issue).await?,
+                    Origin::Linear(l) => self.active_for_linear(&l.id).await?,
+                };
+                let running = running.context("a task for the issue was running a moment ago")?;
                 Ok(Started::AlreadyRunning(running))
             }
         }
@@ -271,7 +361,7 @@ impl Tasks {
         decode(&row)
     }
 
-    /// The unfinished task for an issue, if any.
+    /// The unfinished task for a GitHub issue, if any.
     pub async fn active_for(
         &self,
         repo: &RepoName,
@@ -280,9 +370,39 @@ impl Tasks {
         self.newest(
             repo,
             issue.0,
-            "issue = $2 AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')",
+            "tracker = 'github' AND issue = $2 AND state NOT IN ('done', 'blocked', 'failed', 'cancelled')",
         )
         .await
+    }
+
+    /// The unfinished task for the Linear issue with this UUID, in whichever repository.
+    pub async fn active_for_linear(&self, issue_id: &str) -> anyhow::Result<Option<Task>> {
+        self.newest_for_linear(
+            issue_id,
+            "state NOT IN ('done', 'blocked', 'failed', 'cancelled')",
+        )
+        .await
+    }
+
+    /// The most recent task for the Linear issue with this UUID, finished or not.
+    pub async fn latest_for_linear(&self, issue_id: &str) -> anyhow::Result<Option<Task>> {
+        self.newest_for_linear(issue_id, "TRUE").await
+    }
+
+    async fn newest_for_linear(
+        &self,
+        issue_id: &str,
+        condition: &str,
+    ) -> anyhow::Result<Option<Task>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks
+             WHERE tracker <> 'github' AND json_extract(linear, '$.id') = $1 AND {condition}
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(issue_id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(decode).transpose()
     }
 
     /// The newest task of `repo` whose row matches `condition`, SQL in which `$2` is `number`.
@@ -308,7 +428,8 @@ impl Tasks {
         repo: &RepoName,
         issue: IssueNumber,
     ) -> anyhow::Result<Option<Task>> {
-        self.newest(repo, issue.0, "issue = $2").await
+        self.newest(repo, issue.0, "tracker = 'github' AND issue = $2")
+            .await
     }
 
     /// Marks a task as plan-only (`/orion plan`): it ends once its plan is posted.
@@ -324,14 +445,20 @@ impl Tasks {
         &self,
         repo: &RepoName,
         issue: IssueNumber,
+        origin: &Origin,
     ) -> anyhow::Result<Option<Task>> {
-        let finished = self
-            .newest(
-                repo,
-                issue.0,
-                "issue = $2 AND state IN ('done', 'blocked', 'failed', 'cancelled')",
-            )
-            .await?;
+        const FINISHED: &str = "state IN ('done', 'blocked', 'failed', 'cancelled')";
+        let finished = match origin {
+            Origin::GitHub => {
+                self.newest(
+                    repo,
+                    issue.0,
+                    &format!("tracker = 'github' AND issue = $2 AND {FINISHED}"),
+                )
+                .await?
+            }
+            Origin::Linear(l) => self.newest_for_linear(&l.id, FINISHED).await?,
+        };
         Ok(finished.filter(|t| t.plan_only && t.state == TaskState::Done && t.plan.is_some()))
     }
 
@@ -357,7 +484,8 @@ impl Tasks {
                  rounds = 0, review_rounds = 0, replans = 0, updated_at = $2
              WHERE id = $1 AND state IN ('blocked', 'failed', 'cancelled')
                AND NOT EXISTS (SELECT 1 FROM tasks other
-                               WHERE other.repo = tasks.repo AND other.issue = tasks.issue
+                               WHERE other.tracker = tasks.tracker AND other.issue = tasks.issue
+                                 AND (other.repo = tasks.repo OR tasks.tracker <> 'github')
                                  AND other.state NOT IN ('done', 'blocked', 'failed', 'cancelled'))
              RETURNING {COLUMNS}"
         ))
@@ -537,5 +665,64 @@ mod tests {
             ]
         );
         assert!(decode_withheld(None).is_empty());
+    }
+
+    fn task(origin: Origin) -> Task {
+        Task {
+            id: 1,
+            repo: RepoName("acme/app".into()),
+            issue: IssueNumber(7),
+            origin,
+            installation: None,
+            state: TaskState::Queued,
+            requested_by: "alice".into(),
+            title: "Fix the login page".into(),
+            triage: None,
+            plan: None,
+            branch: None,
+            pr_number: None,
+            pr_url: None,
+            rounds: 0,
+            review_rounds: 0,
+            replans: 0,
+            tests: None,
+            withheld: BTreeMap::new(),
+            detail: None,
+            cancel_requested: false,
+            plan_only: false,
+        }
+    }
+
+    #[test]
+    fn linear_tasks_take_linears_branch_name_under_orions_prefix() {
+        let linear = |branch: Option<&str>| {
+            Origin::Linear(LinearRef {
+                id: "u".into(),
+                identifier: "ENG-7".into(),
+                url: "https://linear.app/acme/issue/ENG-7".into(),
+                team_key: "ENG".into(),
+                branch_name: branch.map(str::to_owned),
+            })
+        };
+        let branch = |t: &Task| {
+            let spec = t.workspace("url".into(), "main".into());
+            crate::git::task_branch(&spec.ticket, &spec.title)
+        };
+        assert_eq!(branch(&task(Origin::GitHub)), "orion/7-fix-the-login-page");
+        let t = task(linear(Some("alice/eng-7-login-fails")));
+        assert_eq!(branch(&t), "orion/eng-7-login-fails");
+        assert_eq!(
+            (t.reference(), t.origin.tracker()),
+            ("ENG-7".into(), "linear:ENG".into())
+        );
+        // A suggestion for another issue (a renamed team) or none: the title's slug.
+        assert_eq!(
+            branch(&task(linear(Some("alice/ops-3-x")))),
+            "orion/eng-7-fix-the-login-page"
+        );
+        assert_eq!(
+            branch(&task(linear(None))),
+            "orion/eng-7-fix-the-login-page"
+        );
     }
 }

@@ -7,7 +7,8 @@ use super::commands::{self, Command};
 use super::forge_error as forge;
 use super::pipeline::{ImplementJob, JOB};
 use super::report;
-use super::task::{Started, TaskState, Tasks};
+use super::task::{Origin, Started, TaskState, Tasks};
+use super::tracker::Tracker;
 use crate::app::Services;
 use crate::event::{
     Actor, CommentAction, Event, EventKind, InstallationId, IssueAction, IssueNumber, RepoName,
@@ -120,17 +121,23 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                 }
                 return Ok(());
             }
+            let acknowledge = match comment {
+                Some(id) => ReactionTarget::Comment(id),
+                None => ReactionTarget::Issue(issue),
+            };
             start(
                 s,
-                &tasks,
                 &effects,
-                repo,
-                installation,
-                issue,
-                &title,
-                &by.login,
-                comment,
-                plan_only,
+                StartRequest {
+                    repo,
+                    installation,
+                    issue,
+                    origin: &Origin::GitHub,
+                    title: &title,
+                    by: &by.login,
+                    plan_only,
+                    acknowledge: Some(acknowledge),
+                },
             )
             .await
         }
@@ -160,54 +167,63 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             if permission < Permission::Write {
                 return Ok(());
             }
-            if let Some(task) = tasks
+            let active = tasks
                 .active_for(repo, issue)
                 .await
-                .map_err(JobError::Retry)?
-            {
-                tasks
-                    .request_cancel(task.id)
-                    .await
-                    .map_err(JobError::Retry)?;
+                .map_err(JobError::Retry)?;
+            if let Some(task) = active {
                 gh_repo
                     .react(ReactionTarget::Comment(comment), "+1")
                     .await
                     .map_err(forge)?;
-                // A task waiting for input has no job running to notice: run it to stop it.
-                enqueue(s, task.id, &format!("stop:{}", event.delivery)).await?;
+                stop(s, task.id, &format!("stop:{}", event.delivery)).await?;
             }
             Ok(())
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn start(
+/// What starting a task needs to know.
+pub(crate) struct StartRequest<'a> {
+    pub repo: &'a RepoName,
+    pub installation: Option<InstallationId>,
+    /// The issue's number: on GitHub in `repo`, or on Linear within its team.
+    pub issue: IssueNumber,
+    pub origin: &'a Origin,
+    pub title: &'a str,
+    pub by: &'a str,
+    /// `/orion plan`: stop once the plan is posted.
+    pub plan_only: bool,
+    /// Where the 👀 acknowledgement goes (GitHub only: the command comment or the issue).
+    pub acknowledge: Option<ReactionTarget>,
+}
+
+/// Starts a task for `req` (or finds the one running), acknowledges the trigger, posts the
+/// status comment and enqueues the run. Everything is idempotent, so a retried trigger repeats
+/// nothing.
+pub(crate) async fn start(
     s: &Services,
-    tasks: &Tasks,
     effects: &Effects,
-    repo: &RepoName,
-    installation: Option<InstallationId>,
-    issue: IssueNumber,
-    title: &str,
-    by: &str,
-    comment: Option<u64>,
-    plan_only: bool,
+    req: StartRequest<'_>,
 ) -> Result<(), JobError> {
-    let target = match comment {
-        Some(id) => ReactionTarget::Comment(id),
-        None => ReactionTarget::Issue(issue),
-    };
+    let tasks = Tasks::new(s.store.clone());
     let posted = tasks
-        .posted_plan(repo, issue)
+        .posted_plan(req.repo, req.issue, req.origin)
         .await
         .map_err(JobError::Retry)?;
     let task = match tasks
-        .start(repo, issue, installation, by, title)
+        .start(
+            req.repo,
+            req.issue,
+            req.origin,
+            req.installation,
+            req.by,
+            req.title,
+        )
         .await
         .map_err(JobError::Retry)?
     {
-        Started::New(task) if plan_only => {
+        Started::New(task) if req.plan_only => {
             tasks
                 .set_plan_only(task.id)
                 .await
@@ -237,20 +253,36 @@ async fn start(
                 task = task.id,
                 "already running; not starting a second task"
             );
-            effects.repo().react(target, "eyes").await.map_err(forge)?;
+            acknowledge(effects, req.acknowledge).await?;
             return Ok(());
         }
         // Still queued: maybe the retry of a trigger that created the task and failed before
         // enqueueing it. Everything below is idempotent.
         Started::AlreadyRunning(task) => task,
     };
-    effects.repo().react(target, "eyes").await.map_err(forge)?;
+    acknowledge(effects, req.acknowledge).await?;
     let body = report::status_comment(&task, &[], &[], s.config.implement.dashboard_url.as_deref());
-    effects
-        .sticky_comment(&task.key("status"), issue, &body)
-        .await
-        .map_err(forge)?;
+    Tracker::of(s, &task, effects)?
+        .sticky_comment(&task, &task.key("status"), &body)
+        .await?;
     enqueue(s, task.id, "start").await
+}
+
+async fn acknowledge(effects: &Effects, target: Option<ReactionTarget>) -> Result<(), JobError> {
+    match target {
+        Some(target) => effects.repo().react(target, "eyes").await.map_err(forge),
+        None => Ok(()),
+    }
+}
+
+/// Asks task `task_id` to stop: its running agents notice within a second, and a run is
+/// enqueued under `why` because a task waiting for input has no job running to notice.
+pub(crate) async fn stop(s: &Services, task_id: i64, why: &str) -> Result<(), JobError> {
+    Tasks::new(s.store.clone())
+        .request_cancel(task_id)
+        .await
+        .map_err(JobError::Retry)?;
+    enqueue(s, task_id, why).await
 }
 
 /// Enqueues a run of task `task_id`. `why` makes the key: a task's start is enqueued once

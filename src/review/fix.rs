@@ -20,6 +20,7 @@ use crate::app::Services;
 use crate::event::{InstallationId, IssueNumber, RepoName};
 use crate::implement::prompts::{FixContext, IssueContext, RepoContext, Role};
 use crate::implement::task::Tasks;
+use crate::implement::tracker::Tracker;
 use crate::implement::{GitAccess, forge_error as forge};
 use crate::llm::{Complexity, Risk, TaskKind, TaskSpec};
 use crate::queue::JobError;
@@ -136,12 +137,7 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
     let workspace = s
         .workspaces
         .task_worktree(
-            &crate::git::TaskSpec {
-                clone_url: access.clone_url.clone(),
-                base_branch: pull.base.ref_field.clone(),
-                issue: task.issue,
-                title: task.title.clone(),
-            },
+            &task.workspace(access.clone_url.clone(), pull.base.ref_field.clone()),
             &access.creds,
         )
         .await
@@ -177,14 +173,9 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
         let body = t.body.split("<!--").next().unwrap_or_default().trim();
         let _ = writeln!(findings, "- {where_} ({who}): {body}");
     }
-    let issue = repo.issue(task.issue).await.map_err(forge)?;
     let issue_ctx = IssueContext {
-        repo: job.repo.to_string(),
-        number: task.issue.0,
-        title: issue.title.clone(),
-        body: issue.body.clone().unwrap_or_default(),
-        author: issue.user.login.clone(),
         comments: Vec::new(),
+        ..Tracker::of(s, &task, &effects)?.read(&task).await?
     };
     let repo_ctx = RepoContext {
         instructions: repo.instructions().await.map_err(forge)?,

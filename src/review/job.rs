@@ -178,6 +178,7 @@ pub async fn run(
     let pull_ctx = IssueContext {
         repo: job.repo.to_string(),
         number: job.pull.0,
+        reference: format!("{}#{}", job.repo, job.pull.0),
         title: pull.title.clone().unwrap_or_default(),
         body: pull.body.clone().unwrap_or_default(),
         author: author.clone(),
@@ -189,6 +190,7 @@ pub async fn run(
             Ok(issue) => Some(IssueContext {
                 repo: job.repo.to_string(),
                 number: number.0,
+                reference: format!("{}#{}", job.repo, number.0),
                 title: issue.title.clone(),
                 body: issue.body.clone().unwrap_or_default(),
                 author: issue.user.login.clone(),

@@ -23,6 +23,10 @@ pub struct TaskRow {
     pub state: String,
     pub repo: String,
     pub issue: i64,
+    /// The issue as people name it: `#42`, or a Linear identifier (`ENG-7`).
+    pub issue_ref: String,
+    /// A link to the issue, for Linear issues.
+    pub issue_url: Option<String>,
     pub title: String,
     pub pr_number: Option<i64>,
     pub pr_url: Option<String>,
@@ -44,6 +48,9 @@ pub async fn tasks(store: &Store, limit: i64) -> anyhow::Result<Vec<TaskRow>> {
     let sql = format!(
         "SELECT t.id, t.state, t.repo, t.issue, t.title, t.pr_number, t.pr_url, t.detail,
                 t.updated_at,
+                CASE WHEN t.tracker = 'github' THEN '#' || t.issue
+                     ELSE json_extract(t.linear, '$.identifier') END AS issue_ref,
+                json_extract(t.linear, '$.url') AS issue_url,
                 (SELECT s.step_id {STEP}) AS step,
                 (SELECT s.state {STEP}) AS step_state,
                 (SELECT COALESCE(SUM(c.cost_nusd), 0) FROM llm_calls c
@@ -62,6 +69,8 @@ pub async fn tasks(store: &Store, limit: i64) -> anyhow::Result<Vec<TaskRow>> {
             state: r.get("state"),
             repo: r.get("repo"),
             issue: r.get("issue"),
+            issue_ref: r.get("issue_ref"),
+            issue_url: r.get("issue_url"),
             title: r.get("title"),
             pr_number: r.get("pr_number"),
             pr_url: r.get("pr_url"),

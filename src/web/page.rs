@@ -207,18 +207,18 @@ fn tasks_table(tasks: &[TaskRow]) -> String {
     let mut out = String::from(
         r#"<table id="tasks"><thead><tr><th>Task</th><th>State</th><th>Repository</th><th>Issue</th><th>Pull request</th><th>Current step</th><th class="num">Spend</th><th>Updated</th></tr></thead><tbody>"#,
     );
+    // Only web links become links: a stored URL is outside text too.
+    let link = |url: Option<&String>, text: &str| match url {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            format!(r#"<a href="{}">{}</a>"#, escape(url), escape(text))
+        }
+        _ => escape(text),
+    };
     for t in tasks {
-        let pr = match (&t.pr_url, t.pr_number) {
-            // Only web links become links: a stored URL is outside text too.
-            (Some(url), n) if url.starts_with("https://") || url.starts_with("http://") => {
-                format!(
-                    r#"<a href="{}">{}</a>"#,
-                    escape(url),
-                    n.map_or_else(|| "link".to_owned(), |n| format!("#{n}"))
-                )
-            }
-            (_, Some(n)) => format!("#{n}"),
-            _ => "—".to_owned(),
+        let pr = match t.pr_number {
+            Some(n) => link(t.pr_url.as_ref(), &format!("#{n}")),
+            None if t.pr_url.is_some() => link(t.pr_url.as_ref(), "link"),
+            None => "—".to_owned(),
         };
         let step = match (&t.current_step, &t.current_step_state) {
             (Some(step), Some(state)) => format!(
@@ -233,12 +233,12 @@ fn tasks_table(tasks: &[TaskRow]) -> String {
         });
         let _ = write!(
             out,
-            r#"<tr class="task" data-task="{id}"><td>#{id} {title}{detail}</td><td><span class="state state-{state}">{state}</span></td><td>{repo}</td><td>#{issue}</td><td>{pr}</td><td>{step}</td><td class="num">{spend}</td><td>{updated}</td></tr>"#,
+            r#"<tr class="task" data-task="{id}"><td>#{id} {title}{detail}</td><td><span class="state state-{state}">{state}</span></td><td>{repo}</td><td>{issue}</td><td>{pr}</td><td>{step}</td><td class="num">{spend}</td><td>{updated}</td></tr>"#,
             id = t.id,
             title = escape(&t.title),
             state = escape(&t.state),
             repo = escape(&t.repo),
-            issue = t.issue,
+            issue = link(t.issue_url.as_ref(), &t.issue_ref),
             spend = money(t.spend_usd),
             updated = calendar::date_time(t.updated_at),
         );
@@ -470,6 +470,8 @@ mod tests {
                 state: "done".to_owned(),
                 repo: "acme/<b>".to_owned(),
                 issue: 2,
+                issue_ref: "ENG-2".to_owned(),
+                issue_url: Some("javascript:alert(2)".to_owned()),
                 title: "<script>alert(1)</script> & \"quotes\"".to_owned(),
                 pr_number: Some(3),
                 pr_url: Some("javascript:alert(1)".to_owned()),
@@ -497,6 +499,7 @@ mod tests {
         assert!(html.contains("acme/&lt;b&gt;"));
         assert!(!html.contains("javascript:"));
         assert!(html.contains("<td>#3</td>"));
+        assert!(html.contains("<td>ENG-2</td>"));
         assert!(html.contains(r#"data-model="m&quot;&gt;&lt;script&gt;""#));
     }
 }

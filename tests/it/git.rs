@@ -141,7 +141,7 @@ impl Remote {
         TaskSpec {
             clone_url: self.url.clone(),
             base_branch: "main".into(),
-            issue: IssueNumber(issue),
+            ticket: orion_bot::git::github_ticket(IssueNumber(issue)),
             title: title.into(),
         }
     }

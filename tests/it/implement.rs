@@ -31,6 +31,14 @@ impl World {
     pub(crate) async fn start_with(
         tweak: impl FnOnce(&mut orion_bot::config::Config) + Send + 'static,
     ) -> Self {
+        Self::start_with_secrets(|_| {}, tweak).await
+    }
+
+    /// [`World::start_with`], with more secrets (Linear's) set by `secrets`.
+    pub(crate) async fn start_with_secrets(
+        secrets: impl FnOnce(&mut Secrets),
+        tweak: impl FnOnce(&mut orion_bot::config::Config) + Send + 'static,
+    ) -> Self {
         let github = FakeGitHub::start().await;
         let widgets = github
             .repo(REPO)
@@ -49,7 +57,7 @@ impl World {
         let model = FakeModel::start().await;
         let settings = fake_model::settings(&model);
         let app_creds = github.app_credentials();
-        let secrets = Secrets {
+        let mut all_secrets = Secrets {
             github_webhook: vec![Secret::new(SECRET)],
             model_keys: orion_bot::config::EnvKeys(fake_model::keys()),
             github: GitHubSecrets {
@@ -59,6 +67,8 @@ impl World {
             },
             ..Default::default()
         };
+        secrets(&mut all_secrets);
+        let secrets = all_secrets;
         let api_url = github.api_url().to_owned();
         let app = TestApp::spawn_with_secrets(secrets, move |c| {
             c.models = settings.models;
@@ -192,7 +202,7 @@ impl World {
     }
 
     /// Scripts a clear issue, a one-step plan, this implement conversation and a clean review.
-    fn script(&self, implement: impl IntoIterator<Item = Answer>) {
+    pub(crate) fn script(&self, implement: impl IntoIterator<Item = Answer>) {
         self.model.script("triage", [triage_clear()]);
         self.model.script("plan", [plan_one_step()]);
         self.model.script("implement", implement);
@@ -200,7 +210,7 @@ impl World {
     }
 
     /// The branch's file as pushed to the remote.
-    fn pushed_file(&self, branch: &str, path: &str) -> String {
+    pub(crate) fn pushed_file(&self, branch: &str, path: &str) -> String {
         self.pushed(branch, path)
             .unwrap_or_else(|| panic!("{path} is not on {branch}"))
     }
@@ -219,7 +229,7 @@ impl World {
     }
 }
 
-fn triage_clear() -> Answer {
+pub(crate) fn triage_clear() -> Answer {
     Answer::json(json!({
         "kind": "bug", "complexity": "simple", "risky": false,
         "likely_files": ["src/colour.txt"], "labels": ["Bug", "made-up"], "clear": true, "question": null,
