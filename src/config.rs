@@ -174,6 +174,73 @@ pub struct LinearConfig {
     /// Longest Orion waits for a rate limit to reset before failing the call with the reset
     /// time. Linear's limits refill continuously over an hour; the queue retries the job later.
     pub max_rate_limit_wait_s: u64,
+    /// Which GitHub repository a Linear issue is implemented in: the first route whose given
+    /// fields all match the issue, else `default_repo`. An issue that maps nowhere gets one
+    /// comment saying so.
+    pub routes: Vec<LinearRoute>,
+    /// `owner/repo` for Linear issues no route matches.
+    pub default_repo: Option<String>,
+}
+
+/// One `[[linear.routes]]`: Linear issues of this team key (`ENG`), project (by name) and/or
+/// with this label (by name, any case) are implemented in `repo`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinearRoute {
+    pub team: Option<String>,
+    pub project: Option<String>,
+    pub label: Option<String>,
+    /// `owner/repo`.
+    pub repo: String,
+}
+
+impl LinearConfig {
+    /// The repository for an issue of team `team` in project `project` with labels `labels`.
+    pub fn repo_for(&self, team: &str, project: Option<&str>, labels: &[&str]) -> Option<&str> {
+        self.routes
+            .iter()
+            .find(|r| {
+                r.team
+                    .as_deref()
+                    .is_none_or(|t| t.eq_ignore_ascii_case(team))
+                    && r.project
+                        .as_deref()
+                        .is_none_or(|p| project.is_some_and(|q| q.eq_ignore_ascii_case(p)))
+                    && r.label
+                        .as_deref()
+                        .is_none_or(|l| labels.iter().any(|x| x.eq_ignore_ascii_case(l)))
+            })
+            .map(|r| r.repo.as_str())
+            .or(self.default_repo.as_deref())
+    }
+
+    fn validate(&self, out: &mut Vec<Problem>) {
+        let is_repo = |r: &str| matches!(r.split_once('/'), Some((o, n)) if !o.is_empty() && !n.is_empty() && !n.contains('/'));
+        for (i, route) in self.routes.iter().enumerate() {
+            if route.team.is_none() && route.project.is_none() && route.label.is_none() {
+                out.push(Problem {
+                    key: format!("linear.routes[{i}]"),
+                    message: "matches every issue (no team, project or label)".into(),
+                    fix: "give it a team, project or label, or set linear.default_repo instead"
+                        .into(),
+                });
+            }
+            if !is_repo(&route.repo) {
+                out.push(Problem {
+                    key: format!("linear.routes[{i}].repo"),
+                    message: format!("{:?} is not owner/repo", route.repo),
+                    fix: "e.g. repo = \"acme/api\"".into(),
+                });
+            }
+        }
+        if let Some(repo) = self.default_repo.as_deref().filter(|r| !is_repo(r)) {
+            out.push(Problem {
+                key: "linear.default_repo".into(),
+                message: format!("{repo:?} is not owner/repo"),
+                fix: "e.g. default_repo = \"acme/app\"".into(),
+            });
+        }
+    }
 }
 
 impl Default for LinearConfig {
@@ -186,6 +253,8 @@ impl Default for LinearConfig {
             retry_base_ms: 500,
             retry_max_ms: 20_000,
             max_rate_limit_wait_s: 300,
+            routes: Vec::new(),
+            default_repo: None,
         }
     }
 }
@@ -486,6 +555,7 @@ impl Config {
             );
         }
         crate::llm::LlmSettings::from_config(self).validate(&mut out);
+        self.linear.validate(&mut out);
         self.git.validate(&mut out);
         self.github.validate(&mut out);
         self.sandbox.validate(&mut out);
@@ -669,6 +739,51 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn linear_issues_route_by_team_project_and_label_then_default() {
+        let toml = r#"
+[linear]
+default_repo = "acme/app"
+[[linear.routes]]
+team = "OPS"
+label = "infra"
+repo = "acme/infra"
+[[linear.routes]]
+project = "Mobile"
+repo = "acme/mobile"
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orion.toml");
+        std::fs::write(&file, toml).unwrap();
+        let config = Config::load_from(Some(&file), &[]).unwrap().config;
+        let l = &config.linear;
+        assert_eq!(l.repo_for("ops", None, &["Infra"]), Some("acme/infra"));
+        assert_eq!(l.repo_for("OPS", None, &["bug"]), Some("acme/app"));
+        assert_eq!(l.repo_for("ENG", Some("mobile"), &[]), Some("acme/mobile"));
+        assert_eq!(l.repo_for("ENG", None, &[]), Some("acme/app"));
+        assert!(config.validate().is_empty());
+
+        let mut bad = config.clone();
+        bad.linear.default_repo = None;
+        assert_eq!(bad.linear.repo_for("ENG", None, &[]), None);
+        bad.linear.default_repo = Some("app".into());
+        bad.linear.routes.push(LinearRoute {
+            team: None,
+            project: None,
+            label: None,
+            repo: "acme/x/y".into(),
+        });
+        let keys: Vec<String> = bad.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "linear.routes[2]",
+                "linear.routes[2].repo",
+                "linear.default_repo"
+            ]
+        );
     }
 
     #[test]

@@ -515,6 +515,14 @@ pub struct LinearIssueEvent {
     pub updated_at: String,
     /// Names of the fields an `update` changed (keys of `updatedFrom`).
     pub changed: Vec<String>,
+    /// What an `update` changed them from, for the fields a trigger depends on: the label ids
+    /// before, and the assignee and delegate before (`None`: there was none, or unchanged).
+    #[serde(default)]
+    pub previous_label_ids: Vec<String>,
+    #[serde(default)]
+    pub previous_assignee_id: Option<String>,
+    #[serde(default)]
+    pub previous_delegate_id: Option<String>,
     pub url: Option<String>,
     pub actor: Option<LinearActor>,
 }

@@ -78,6 +78,7 @@ async fn handle_event(s: Services, ctx: JobContext) -> Result<(), JobError> {
         "event received"
     );
     implement::trigger::on_event(&s, &event).await?;
+    implement::linear::on_event(&s, &event).await?;
     review::trigger::on_event(&s, &event).await?;
     commands::on_event(&s, &event).await
 }

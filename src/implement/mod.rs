@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod dag;
+pub mod linear;
 pub mod pipeline;
 pub mod plan;
 pub mod prompts;

@@ -80,10 +80,25 @@ impl Envelope {
             name: a.name,
             kind: a.kind,
         });
-        let changed: Vec<String> = self
-            .updated_from
-            .map(|m| m.into_iter().map(|(k, _)| k).collect())
+        let updated_from = self.updated_from.unwrap_or_default();
+        let previous_id = |key: &str| {
+            updated_from
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let previous_assignee_id = previous_id("assigneeId");
+        let previous_delegate_id = previous_id("delegateId");
+        let previous_label_ids: Vec<String> = updated_from
+            .get("labelIds")
+            .and_then(|v| v.as_array())
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
+        let changed: Vec<String> = updated_from.into_iter().map(|(k, _)| k).collect();
         let data = self
             .data
             .ok_or_else(|| Unreadable("missing `data`".to_owned()))?;
@@ -109,6 +124,9 @@ impl Envelope {
                     branch_name: d.branch_name,
                     updated_at: d.updated_at,
                     changed,
+                    previous_label_ids,
+                    previous_assignee_id,
+                    previous_delegate_id,
                     url: self.url,
                     actor,
                 })

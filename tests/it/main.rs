@@ -12,6 +12,7 @@ mod heartbeat;
 mod implement;
 mod implement_process;
 mod linear;
+mod linear_tasks;
 mod llm_providers;
 mod llm_routing;
 mod process;

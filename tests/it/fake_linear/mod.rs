@@ -238,6 +238,63 @@ impl FakeLinear {
         issue.project = project.map(|p| (new_id(), p.to_owned()));
     }
 
+    /// A person sets the issue's labels to `label_ids`; returns the labels it had before.
+    pub fn set_labels(&self, issue: &str, label_ids: &[&str]) -> Vec<String> {
+        let mut model = self.shared.model();
+        let now = model.tick();
+        let issue = model.issues.get_mut(issue).expect("no such issue");
+        issue.updated_at = now;
+        std::mem::replace(
+            &mut issue.label_ids,
+            label_ids.iter().map(|s| (*s).to_owned()).collect(),
+        )
+    }
+
+    /// The label id of the label named `name` (any team).
+    pub fn label_id(&self, name: &str) -> String {
+        let model = self.shared.model();
+        model
+            .labels
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.id.clone())
+            .expect("no such label")
+    }
+
+    /// The `data` of an Issue webhook for the issue as it is now, in Linear's shape
+    /// (`IssueWebhookPayload`: ids, `labelIds`, `teamId`, nested `team` and `state`, `number`),
+    /// and the issue's URL.
+    pub fn issue_webhook_data(&self, issue: &str) -> (serde_json::Value, String) {
+        let model = self.shared.model();
+        let rec = &model.issues[issue];
+        let full = model.issue_json(rec);
+        let number: u64 = rec
+            .identifier
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("identifiers end in a number");
+        let data = serde_json::json!({
+            "id": rec.id,
+            "createdAt": rec.updated_at,
+            "updatedAt": rec.updated_at,
+            "number": number,
+            "identifier": rec.identifier,
+            "title": rec.title,
+            "description": rec.description,
+            "priority": 0,
+            "teamId": rec.team_id,
+            "stateId": rec.state_id,
+            "labelIds": rec.label_ids,
+            "assigneeId": rec.assignee_id,
+            "delegateId": rec.delegate_id,
+            "branchName": full["branchName"],
+            "state": full["state"],
+            "team": full["team"],
+        });
+        (data, model.issue_url(rec))
+    }
+
     /// `user` comments on the issue; returns the comment id.
     pub fn comment_as(&self, issue: &str, user: &str, body: &str) -> String {
         let mut model = self.shared.model();
