@@ -295,3 +295,66 @@ async fn is_newest(s: &Services, e: &LinearIssueEvent, delivery: &str) -> Result
         .map_err(|e| JobError::Retry(e.into()))?;
     Ok(row.get::<String, _>("delivery") == delivery)
 }
+
+/// Where the heartbeat's Linear sweep got to: issues changed after this time (RFC 3339) are
+/// looked at next.
+const SWEEP_MARK: &str = "linear.sweep_since";
+/// How far back the first sweep looks.
+const FIRST_SWEEP_DAYS: i64 = 7;
+
+/// What the heartbeat's Linear sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Issues started (identifiers).
+    pub started: Vec<String>,
+    /// Issues that would have started but the budget said no (identifiers).
+    pub held: Vec<String>,
+}
+
+/// The heartbeat's look at Linear: open issues carrying the trigger label, changed since the
+/// last sweep, that never had a task, start as if their webhook had arrived (a delivery lost
+/// while Orion was down, or refused by a proxy). With `may_start` false (the budget is red)
+/// nothing starts and the mark stays, so the next sweep finds them again.
+pub async fn sweep(s: &Services, may_start: bool) -> Result<Swept, JobError> {
+    let mut swept = Swept::default();
+    let Some(linear) = s.linear.clone() else {
+        return Ok(swept);
+    };
+    let now = chrono::Utc::now();
+    let first = (now - chrono::Duration::days(FIRST_SWEEP_DAYS)).to_rfc3339();
+    let (since, _) = s
+        .store
+        .setting_or_insert(SWEEP_MARK, &first)
+        .await
+        .map_err(JobError::Retry)?;
+    let issues = linear
+        .labelled_issues(&s.config.implement.trigger_label, &since)
+        .await
+        .map_err(linear_error)?;
+    let tasks = Tasks::new(s.store.clone());
+    for issue in issues {
+        let had_task = tasks
+            .latest_for_linear(&issue.id)
+            .await
+            .map_err(JobError::Retry)?
+            .is_some();
+        if had_task {
+            continue;
+        }
+        if !may_start {
+            swept.held.push(issue.identifier);
+            continue;
+        }
+        start_for(s, &linear, &issue, "heartbeat", false).await?;
+        swept.started.push(issue.identifier);
+    }
+    if may_start {
+        // A minute of overlap: Linear's clock and ours need not agree to the second.
+        let mark = (now - chrono::Duration::minutes(1)).to_rfc3339();
+        s.store
+            .set_setting(SWEEP_MARK, &mark)
+            .await
+            .map_err(JobError::Retry)?;
+    }
+    Ok(swept)
+}

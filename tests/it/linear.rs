@@ -571,3 +571,45 @@ async fn the_fake_answers_unknown_operations_like_linear() {
             .contains("Cycles")
     );
 }
+
+#[tokio::test]
+async fn labelled_issues_are_listed_across_pages_without_finished_or_unchanged_ones() {
+    let s = scene().await;
+    let orion = s.fake.label_id("orion");
+    let mut labelled = Vec::new();
+    for i in 0..120 {
+        let issue = s.fake.issue("ENG", &format!("Task {i}"), "");
+        if i % 2 == 0 {
+            s.fake.set_labels(&issue.id, &[&orion]);
+            labelled.push(issue.identifier);
+        }
+    }
+    // Completed issues are not work to start.
+    let done = s.fake.issue("ENG", "Shipped", "");
+    s.fake.set_labels(&done.id, &[&orion]);
+    let issue = s.linear.issue(&done.id).await.unwrap();
+    let states = s.linear.workflow_states(&issue.team.id).await.unwrap();
+    let completed = states.iter().find(|st| st.kind == "completed").unwrap();
+    s.fake.set_state(&done.id, &completed.id);
+
+    let found = s
+        .linear
+        .labelled_issues("ORION", "2020-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = found.iter().map(|i| i.identifier.clone()).collect();
+    ids.sort();
+    labelled.sort();
+    assert_eq!(ids, labelled);
+    assert_eq!(
+        s.fake.count("IssuesLabelled"),
+        2,
+        "60 issues in pages of 50"
+    );
+    assert!(found.windows(2).all(|w| w[0].updated_at <= w[1].updated_at));
+
+    // Only what changed after `since` comes back.
+    let last = &found.last().unwrap().updated_at;
+    let later = s.linear.labelled_issues("orion", last).await.unwrap();
+    assert!(later.is_empty(), "{later:?}");
+}

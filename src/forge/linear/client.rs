@@ -15,6 +15,17 @@ const COMMENTS_PAGE: u32 = 100;
 /// Pages of comments read at most: a status comment on an issue with more than 5,000 comments
 /// would not be found, and that is an acceptable limit for one ticket.
 const MAX_COMMENT_PAGES: usize = 50;
+/// Issues read per page by the heartbeat's sweep, and pages read at most: 2,500 labelled
+/// issues changed since the last sweep is far more than a team hands to Orion between two.
+const ISSUES_PAGE: u32 = 50;
+const MAX_ISSUE_PAGES: usize = 50;
+/// A connection's paging, as every Linear list query returns it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
 /// The state name Orion moves an issue to when its pull request is up for review.
 const IN_REVIEW: &str = "In Review";
 /// The state name Orion prefers among `started` states when work begins.
@@ -260,12 +271,6 @@ impl Linear {
             nodes: Vec<Comment>,
             page_info: PageInfo,
         }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct PageInfo {
-            has_next_page: bool,
-            end_cursor: Option<String>,
-        }
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_COMMENT_PAGES {
@@ -292,6 +297,43 @@ impl Linear {
             }
         }
         all.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(all)
+    }
+
+    /// Open issues (not completed or canceled) with the label `label` (any case) updated after
+    /// `since` (RFC 3339), oldest change first, at most `MAX_ISSUE_PAGES` pages.
+    pub async fn labelled_issues(
+        &self,
+        label: &str,
+        since: &str,
+    ) -> Result<Vec<Issue>, LinearError> {
+        #[derive(Deserialize)]
+        struct Data {
+            issues: Page,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            nodes: Vec<Issue>,
+            page_info: PageInfo,
+        }
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_ISSUE_PAGES {
+            let call = Call {
+                operation: "IssuesLabelled",
+                document: doc::ISSUES_LABELLED,
+                variables: json!({ "label": label, "since": since, "first": ISSUES_PAGE, "after": after }),
+                idempotent: true,
+            };
+            let page = self.transport.run::<Data>(&call).await?.issues;
+            all.extend(page.nodes);
+            match (page.page_info.has_next_page, page.page_info.end_cursor) {
+                (true, Some(cursor)) => after = Some(cursor),
+                _ => break,
+            }
+        }
+        all.sort_by(|a, b| a.updated_at.cmp(&b.updated_at));
         Ok(all)
     }
 

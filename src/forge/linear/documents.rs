@@ -64,3 +64,13 @@ pub(crate) const LABELS_BY_NAME: &str = "query LabelsByName($names: [String!]!) 
 
 pub(crate) const ISSUE_ADD_LABEL: &str = "mutation IssueAddLabel($id: String!, $labelId: String!) { \
      issueAddLabel(id: $id, labelId: $labelId) { success issue { id labels(first: 100) { nodes { id name } } } } }";
+
+/// Open issues carrying a label (by name, any case) changed after `$since`: the heartbeat's
+/// sweep for triggers whose webhook never arrived.
+pub(crate) const ISSUES_LABELLED: &str = concat!(
+    "query IssuesLabelled($label: String!, $since: DateTimeOrDuration!, $first: Int!, $after: String) { ",
+    "issues(first: $first, after: $after, filter: { labels: { name: { eqIgnoreCase: $label } }, ",
+    "updatedAt: { gt: $since }, state: { type: { nin: [\"completed\", \"canceled\"] } } }) { nodes { ",
+    issue_fields!(),
+    " } pageInfo { hasNextPage endCursor } } }"
+);

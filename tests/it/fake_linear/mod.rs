@@ -250,6 +250,15 @@ impl FakeLinear {
         )
     }
 
+    /// A person moves the issue to the state `state_id`.
+    pub fn set_state(&self, issue: &str, state_id: &str) {
+        let mut model = self.shared.model();
+        let now = model.tick();
+        let issue = model.issues.get_mut(issue).expect("no such issue");
+        issue.state_id = state_id.to_owned();
+        issue.updated_at = now;
+    }
+
     /// The label id of the label named `name` (any team).
     pub fn label_id(&self, name: &str) -> String {
         let model = self.shared.model();

@@ -25,11 +25,12 @@ pub(super) fn answer(
         "IssueSetState" => "issueUpdate(id: $id, input: $input)",
         "LabelsByName" => "issueLabels(",
         "IssueAddLabel" => "issueAddLabel(id: $id, labelId: $labelId)",
+        "IssuesLabelled" => "issues(first: $first, after: $after, filter:",
         other => {
             return Err(GqlError::validation(format!(
                 "Unknown operation \"{other}\": the fake Linear answers Viewer, IssueRead, \
                  IssueComments, CommentCreate, CommentUpdate, TeamStates, IssueSetState, \
-                 LabelsByName and IssueAddLabel"
+                 LabelsByName, IssueAddLabel and IssuesLabelled"
             )));
         }
     };
@@ -51,6 +52,7 @@ pub(super) fn answer(
             Ok(json!({ "issue": model.issue_json(issue) }))
         }
         "IssueComments" => issue_comments(model, variables),
+        "IssuesLabelled" => issues_labelled(model, document, variables),
         "CommentCreate" => {
             let input = object(variables, "input")?;
             let issue_id = string(&input, "issueId")?;
@@ -203,6 +205,61 @@ fn issue_comments(model: &Model, variables: &Value) -> Answer {
         "nodes": nodes,
         "pageInfo": { "hasNextPage": has_next, "endCursor": page.last().map(|c| c.id.clone()) }
     } } }))
+}
+
+/// `issues(filter:)` as the sweep asks it: label name (any case), `updatedAt` after `$since`,
+/// state type not completed or canceled; ordered by creation, paged by issue id.
+fn issues_labelled(model: &Model, document: &str, variables: &Value) -> Answer {
+    for part in [
+        "labels: { name: { eqIgnoreCase: $label } }",
+        "updatedAt: { gt: $since }",
+        r#"state: { type: { nin: ["completed", "canceled"] } }"#,
+    ] {
+        if !document.contains(part) {
+            return Err(GqlError::validation(format!(
+                "the fake answers IssuesLabelled only with the filter part {part}"
+            )));
+        }
+    }
+    let label = string(variables, "label")?.to_lowercase();
+    let since = string(variables, "since")?;
+    let since = chrono::DateTime::parse_from_rfc3339(&since).map_err(|e| {
+        GqlError::invalid_input("Argument Validation Error", &format!("since: {e}"))
+    })?;
+    let first = variables
+        .get("first")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| missing("first", "Int!"))? as usize;
+    let after = variables.get("after").and_then(Value::as_str);
+    let mut all: Vec<_> = model
+        .issues
+        .values()
+        .filter(|i| {
+            let state = model
+                .team(&i.team_id)
+                .and_then(|t| t.states.iter().find(|s| s.id == i.state_id))
+                .map(|s| s.kind.as_str());
+            i.label_ids.iter().any(|id| {
+                model
+                    .labels
+                    .iter()
+                    .any(|l| &l.id == id && l.name.to_lowercase() == label)
+            }) && chrono::DateTime::parse_from_rfc3339(&i.updated_at).is_ok_and(|u| u > since)
+                && !matches!(state, Some("completed" | "canceled"))
+        })
+        .collect();
+    all.sort_by(|a, b| a.identifier.cmp(&b.identifier));
+    let start = match after {
+        Some(cursor) => all.iter().position(|i| i.id == cursor).map_or(0, |i| i + 1),
+        None => 0,
+    };
+    let page: Vec<_> = all.iter().skip(start).take(first).collect();
+    let has_next = start + page.len() < all.len();
+    let nodes: Vec<Value> = page.iter().map(|i| model.issue_json(i)).collect();
+    Ok(json!({ "issues": {
+        "nodes": nodes,
+        "pageInfo": { "hasNextPage": has_next, "endCursor": page.last().map(|i| i.id.clone()) }
+    } }))
 }
 
 fn missing(name: &str, ty: &str) -> GqlError {
