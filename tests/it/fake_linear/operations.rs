@@ -223,9 +223,8 @@ fn issues_labelled(model: &Model, document: &str, variables: &Value) -> Answer {
     }
     let label = string(variables, "label")?.to_lowercase();
     let since = string(variables, "since")?;
-    let since = chrono::DateTime::parse_from_rfc3339(&since).map_err(|e| {
-        GqlError::invalid_input("Argument Validation Error", &format!("since: {e}"))
-    })?;
+    let since = chrono::DateTime::parse_from_rfc3339(&since)
+        .map_err(|e| GqlError::invalid_input("Argument Validation Error", format!("since: {e}")))?;
     let first = variables
         .get("first")
         .and_then(Value::as_u64)
