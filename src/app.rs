@@ -80,6 +80,10 @@ pub struct Services {
     pub config: Arc<Config>,
     /// Set by `orion implement --dry-run`: GitHub writes are described here, not made.
     pub dry_run: Option<crate::forge::github::DryRun>,
+    /// Linear, when `ORION_LINEAR_API_KEY` is set.
+    pub linear: Option<crate::forge::linear::Linear>,
+    /// Where reports are posted besides GitHub and Linear, when `ORION_SLACK_WEBHOOK_URL` is set.
+    pub slack: Option<crate::report::SlackWebhook>,
 }
 
 /// What a job or command that needs GitHub says when no credentials are set.
@@ -145,6 +149,14 @@ impl Services {
             },
             config: Arc::new(config.clone()),
             dry_run: None,
+            linear: crate::forge::linear::Linear::from_secrets(&config.linear, secrets)
+                .map_err(|e| anyhow::anyhow!("Linear: {e}"))?,
+            slack: secrets
+                .slack_webhook_url
+                .as_ref()
+                .map(|url| crate::report::SlackWebhook::new(url, &config.report))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("the report webhook: {e}"))?,
         })
     }
 }
