@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use orion_bot::config::{Config, Secret, Secrets};
 use orion_bot::forge::github::GitHubSecrets;
 use orion_bot::queue::{NewJob, Queue};
+use orion_bot::report::Destination::{self, GitHub, Linear, Slack};
 use orion_bot::report::{Edition, render};
 use orion_bot::store::Store;
 use serde_json::json;
@@ -230,15 +231,8 @@ struct Scene {
     app: TestApp,
 }
 
-#[derive(Clone, Copy)]
-struct To {
-    github: bool,
-    linear: bool,
-    slack: bool,
-}
-
 impl Scene {
-    async fn start(to: To) -> Self {
+    async fn start(to: &[Destination]) -> Self {
         let github = FakeGitHub::start().await;
         github.repo(REPO).file("README.md", "# Ops\n").create();
         github
@@ -247,7 +241,7 @@ impl Scene {
             .create();
         github.install("octo", &[REPO, "octo/widgets"]);
         let app_creds = github.app_credentials();
-        let linear = match to.linear {
+        let linear = match to.contains(&Linear) {
             true => {
                 let fake = FakeLinear::start().await;
                 let issue = fake.issue("ENG", "Standups", "Where Orion reports.");
@@ -255,7 +249,7 @@ impl Scene {
             }
             false => None,
         };
-        let slack = match to.slack {
+        let slack = match to.contains(&Slack) {
             true => Some(FakeSlack::start().await),
             false => None,
         };
@@ -274,6 +268,7 @@ impl Scene {
         let linear_target = linear
             .as_ref()
             .map(|(f, issue)| (f.api_url().to_owned(), issue.identifier.clone()));
+        let to_github = to.contains(&GitHub);
         let app = TestApp::spawn_with_secrets(secrets, move |c| {
             c.github.api_url = api_url;
             c.github.retry_base_ms = 5;
@@ -283,7 +278,7 @@ impl Scene {
             c.queue.backoff_max_secs = 1;
             c.report.slack_retry_base_ms = 5;
             c.report.slack_retry_max_ms = 20;
-            if to.github {
+            if to_github {
                 c.report.github_repo = Some(REPO.to_owned());
             }
             if let Some((url, issue)) = linear_target {
@@ -325,6 +320,13 @@ impl Scene {
         finished().await.unwrap()
     }
 
+    /// Runs the heartbeat job of tick `at`, which must end done.
+    async fn tick_done(&self, at: &str) -> JobRow {
+        let job = self.tick(at).await;
+        assert_eq!(job.state, "done", "{:?}", job.last_error);
+        job
+    }
+
     fn writes(&self, method: &str, path: &str) -> usize {
         self.github
             .writes()
@@ -348,17 +350,11 @@ async fn finished_task(app: &TestApp) {
 
 #[tokio::test]
 async fn the_report_issue_is_opened_once_pinned_and_then_edited_in_place() {
-    let s = Scene::start(To {
-        github: true,
-        linear: false,
-        slack: false,
-    })
-    .await;
+    let s = Scene::start(&[GitHub]).await;
     finished_task(&s.app).await;
 
     // Monday 08:00 in Berlin.
-    let job = s.tick("2026-11-23T07:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    s.tick_done("2026-11-23T07:00:00Z").await;
     let issues = s.github.issues(REPO);
     assert_eq!(issues.len(), 1, "{issues:?}");
     let issue = &issues[0];
@@ -378,8 +374,7 @@ async fn the_report_issue_is_opened_once_pinned_and_then_edited_in_place() {
     );
 
     // Monday 17:00: the same issue says the end-of-day report; nothing new is opened or pinned.
-    let job = s.tick("2026-11-23T16:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    s.tick_done("2026-11-23T16:00:00Z").await;
     let issues = s.github.issues(REPO);
     assert_eq!(issues.len(), 1);
     let body = issues[0].body.clone().unwrap();
@@ -394,8 +389,7 @@ async fn the_report_issue_is_opened_once_pinned_and_then_edited_in_place() {
 
     // An admin deletes the issue: the next report opens (and pins) a new one.
     s.github.delete_issue(REPO, issues[0].number);
-    let job = s.tick("2026-11-24T07:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    s.tick_done("2026-11-24T07:00:00Z").await;
     let issues = s.github.issues(REPO);
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert!(issues[0].pinned);
@@ -416,12 +410,7 @@ async fn the_report_issue_is_opened_once_pinned_and_then_edited_in_place() {
 
 #[tokio::test]
 async fn a_refused_pin_leaves_the_report_delivered_and_unpinned() {
-    let s = Scene::start(To {
-        github: true,
-        linear: false,
-        slack: false,
-    })
-    .await;
+    let s = Scene::start(&[GitHub]).await;
     // The repository already pins three issues, GitHub's limit.
     for title in ["Roadmap", "Support", "Release plan"] {
         let n = s
@@ -429,8 +418,7 @@ async fn a_refused_pin_leaves_the_report_delivered_and_unpinned() {
             .issue(REPO, "octo", title, "Pinned by a maintainer.");
         s.github.pin(REPO, n);
     }
-    let job = s.tick("2026-11-23T11:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    s.tick_done("2026-11-23T11:00:00Z").await;
     let report = s
         .github
         .issues(REPO)
@@ -449,17 +437,10 @@ async fn a_refused_pin_leaves_the_report_delivered_and_unpinned() {
 
 #[tokio::test]
 async fn the_linear_comment_is_edited_in_place_not_posted_again() {
-    let s = Scene::start(To {
-        github: false,
-        linear: true,
-        slack: false,
-    })
-    .await;
+    let s = Scene::start(&[Linear]).await;
     let (linear, issue) = s.linear.as_ref().unwrap();
-    let job = s.tick("2026-11-23T07:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
-    let job = s.tick("2026-11-23T16:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    s.tick_done("2026-11-23T07:00:00Z").await;
+    s.tick_done("2026-11-23T16:00:00Z").await;
     // Configured as ENG-1; the comment is on the issue whatever it is called.
     assert_eq!(issue.identifier, "ENG-1");
     let comments = linear.comments(&issue.id);
@@ -479,17 +460,11 @@ async fn the_linear_comment_is_edited_in_place_not_posted_again() {
 
 #[tokio::test]
 async fn slack_gets_one_message_per_edition_and_day_through_500s_and_rate_limits() {
-    let s = Scene::start(To {
-        github: false,
-        linear: false,
-        slack: true,
-    })
-    .await;
+    let s = Scene::start(&[Slack]).await;
     let slack = s.slack.as_ref().unwrap();
     slack.script([Answer::status(500, "rollup_error"), Answer::rate_limited(1)]);
 
-    let job = s.tick("2026-11-23T07:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    s.tick_done("2026-11-23T07:00:00Z").await;
     let posts = slack.posts();
     assert_eq!(
         posts.iter().map(|p| p.status).collect::<Vec<_>>(),
@@ -505,9 +480,9 @@ async fn slack_gets_one_message_per_edition_and_day_through_500s_and_rate_limits
     );
 
     // Another morning tick the same day posts nothing; the midday one posts.
-    s.tick("2026-11-23T08:00:00Z").await;
+    s.tick_done("2026-11-23T08:00:00Z").await;
     assert_eq!(slack.messages().len(), 1);
-    s.tick("2026-11-23T12:00:00Z").await;
+    s.tick_done("2026-11-23T12:00:00Z").await;
     let messages = slack.messages();
     assert_eq!(messages.len(), 2);
     assert!(
@@ -519,12 +494,7 @@ async fn slack_gets_one_message_per_edition_and_day_through_500s_and_rate_limits
 
 #[tokio::test]
 async fn a_refused_webhook_is_a_clear_error_and_github_still_gets_the_report() {
-    let s = Scene::start(To {
-        github: true,
-        linear: false,
-        slack: true,
-    })
-    .await;
+    let s = Scene::start(&[GitHub, Slack]).await;
     let slack = s.slack.as_ref().unwrap();
     slack.script([Answer::status(404, "no_service")]);
 
@@ -559,18 +529,12 @@ async fn a_refused_webhook_is_a_clear_error_and_github_still_gets_the_report() {
 
 #[tokio::test]
 async fn a_retried_job_sends_only_to_the_destination_that_failed() {
-    let s = Scene::start(To {
-        github: true,
-        linear: false,
-        slack: true,
-    })
-    .await;
+    let s = Scene::start(&[GitHub, Slack]).await;
     let slack = s.slack.as_ref().unwrap();
     // Down for the whole first attempt (the first try and its three retries).
     slack.script((0..4).map(|_| Answer::status(503, "service_unavailable")));
 
-    let job = s.tick("2026-11-23T07:00:00Z").await;
-    assert_eq!(job.state, "done", "{:?}", job.last_error);
+    let job = s.tick_done("2026-11-23T07:00:00Z").await;
     assert_eq!(job.attempts, 2, "the first attempt failed on Slack");
     assert_eq!(
         slack.posts().iter().map(|p| p.status).collect::<Vec<_>>(),

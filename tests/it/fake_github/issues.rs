@@ -175,6 +175,15 @@ pub(super) async fn list_issues(
     paginate_array(&model.api, &uri, items)
 }
 
+/// The optional `body` of an issue request, within GitHub's size limit.
+fn issue_body(request: &Value) -> Result<Option<&str>, ApiError> {
+    let text = request.get("body").and_then(Value::as_str);
+    match text.and_then(|t| too_long("Issue", t)) {
+        Some(error) => Err(error),
+        None => Ok(text),
+    }
+}
+
 /// `POST /repos/{o}/{r}/issues`: `title` (required) and `body`; 201 with the issue.
 pub(super) async fn create_issue(
     State(shared): AppState,
@@ -184,14 +193,10 @@ pub(super) async fn create_issue(
 ) -> ApiResult {
     let request = parse_body(&body, doc::CREATE_ISSUE)?;
     let title = required_str(&request, "title", doc::CREATE_ISSUE)?;
-    let text = request.get("body").and_then(Value::as_str);
-    if let Some(error) = text.and_then(|t| too_long("Issue", t)) {
-        return Err(error);
-    }
+    let text = issue_body(&request)?;
     let mut model = shared.model();
     let key = model.visible_repo(&caller, &owner, &repo)?;
-    let author = model.actor(&caller);
-    let via_app = !matches!(caller, Caller::User(_));
+    let (author, via_app) = model.author(&caller);
     let number = model.open_issue(&key, &author, title, text, via_app);
     let record = model.repo(&key);
     created(model.issue_json(record, &record.issues[&number]))
@@ -205,10 +210,7 @@ pub(super) async fn update_issue(
     body: Bytes,
 ) -> ApiResult {
     let request = parse_body(&body, doc::UPDATE_ISSUE)?;
-    let text = request.get("body").and_then(Value::as_str);
-    if let Some(error) = text.and_then(|t| too_long("Issue", t)) {
-        return Err(error);
-    }
+    let text = issue_body(&request)?;
     let mut model = shared.model();
     let key = model.visible_repo(&caller, &owner, &repo)?;
     let number = issue(model.repo(&key), &number)?;
@@ -264,8 +266,7 @@ pub(super) async fn create_comment(
     let mut model = shared.model();
     let key = model.visible_repo(&caller, &owner, &repo)?;
     let number = issue(model.repo(&key), &number)?;
-    let author = model.actor(&caller);
-    let via_app = !matches!(caller, Caller::User(_));
+    let (author, via_app) = model.author(&caller);
     let id = model.add_comment(&key, number, &author, text, via_app);
     let record = model.repo(&key);
     created(model.comment_json(record, &record.comments[&id]))

@@ -276,6 +276,12 @@ impl Model {
         }
     }
 
+    /// Who a write by `caller` is attributed to, and whether an App made it (GitHub then shows
+    /// `performed_via_github_app`).
+    pub(super) fn author(&self, caller: &Caller) -> (String, bool) {
+        (self.actor(caller), !matches!(caller, Caller::User(_)))
+    }
+
     /// The repository a caller names, or GitHub's answer when it may not see it: 404 (not 403)
     /// for private repositories and for repositories outside an installation, so that
     /// existence does not leak.
