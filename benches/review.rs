@@ -28,6 +28,11 @@
 //! Tokens are counted with the model client's own estimate
 //! ([`ChatRequest::estimated_input_tokens`], 3 characters per token), for both.
 
+#[path = "common/env.rs"]
+mod env;
+
+use env::env_u64;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -50,16 +55,6 @@ side and lines it is about, a severity (critical: breaks correctness, security o
 common case; major: a real bug in a plausible case; minor: worth fixing; nit: taste), your
 confidence from 0 to 1, a one-line title without line numbers, an explanation, and when the fix is
 a few lines, the replacement for exactly those lines. Report nothing rather than guess.";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v.trim().replace(',', "").parse().unwrap_or_else(|_| {
-            eprintln!("ignoring {name}={v:?}: not a number");
-            default
-        }),
-        Err(_) => default,
-    }
-}
 
 /// A synthetic pull request.
 struct Synthetic {

@@ -83,6 +83,8 @@ pub struct Services {
     pub config: Arc<Config>,
     /// Set by `orion implement --dry-run`: GitHub writes are described here, not made.
     pub dry_run: Option<crate::forge::github::DryRun>,
+    /// Where reports are posted besides GitHub and Linear, when `ORION_SLACK_WEBHOOK_URL` is set.
+    pub slack: Option<crate::report::SlackWebhook>,
 }
 
 /// What a job or command that needs GitHub says when no credentials are set.
@@ -133,7 +135,8 @@ impl Services {
                 None
             }
         };
-        let linear = crate::forge::linear::Linear::from_secrets(&config.linear, secrets)?;
+        let linear = crate::forge::linear::Linear::from_secrets(&config.linear, secrets)
+            .map_err(|e| anyhow::anyhow!("Linear: {e}"))?;
         Ok(Self {
             llm,
             store: store.clone(),
@@ -150,6 +153,12 @@ impl Services {
             },
             config: Arc::new(config.clone()),
             dry_run: None,
+            slack: secrets
+                .slack_webhook_url
+                .as_ref()
+                .map(|url| crate::report::SlackWebhook::new(url, &config.report))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("the report webhook: {e}"))?,
         })
     }
 }

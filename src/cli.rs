@@ -63,6 +63,15 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Make a standup report now and send it where [report] says
+    Report {
+        /// The weekly summary of the last seven days instead of the standup for the time of day
+        #[arg(long)]
+        weekly: bool,
+        /// Print the report (Markdown) instead of sending it
+        #[arg(long)]
+        print: bool,
+    },
     /// What model calls cost, from the spend ledger
     Spend {
         /// Group by
@@ -126,6 +135,7 @@ pub fn main() -> ExitCode {
             Command::Replay(args) => replay(&loaded.config, args).await,
             Command::Implement { target, dry_run } => implement(loaded, &target, dry_run).await,
             Command::Heartbeat { once } => heartbeat(loaded, once).await,
+            Command::Report { weekly, print } => report(&loaded.config, weekly, print).await,
             Command::Check => unreachable!("handled above"),
         }
     });
@@ -231,6 +241,36 @@ async fn heartbeat(loaded: Loaded, once: bool) -> anyhow::Result<ExitCode> {
     );
     services.store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `orion report [--weekly] [--print]`: the report for now, printed or sent.
+async fn report(config: &Config, weekly: bool, print: bool) -> anyhow::Result<ExitCode> {
+    let now = crate::store::now_ms();
+    if print {
+        let store = open_existing(config).await?;
+        let report = crate::report::make(&store, config, weekly, now).await?;
+        store.close().await;
+        print!(
+            "{}",
+            crate::report::render::markdown(&report, config.report.max_items)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let services = foreground_services(config).await?;
+    let report = crate::report::make(&services.store, config, weekly, now).await?;
+    let deliveries = crate::report::send_now(&services, &report, now).await;
+    services.store.close().await;
+    let mut code = ExitCode::SUCCESS;
+    for d in deliveries? {
+        match d.result {
+            Ok(url) => println!("{}: sent {}", d.destination, url.unwrap_or_default()),
+            Err(f) => {
+                println!("{}: NOT sent: {}", d.destination, f.message);
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    Ok(code)
 }
 
 /// `orion implement OWNER/REPO#N`: the same task a label starts, run here with its progress

@@ -51,6 +51,8 @@ pub struct Config {
     pub review: crate::review::config::ReviewConfig,
     /// Scheduled scans of Orion's work.
     pub heartbeat: crate::heartbeat::config::HeartbeatConfig,
+    /// Standup reports: where they go, and the weekly summary's day.
+    pub report: crate::report::ReportConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -562,6 +564,7 @@ impl Config {
         self.implement.validate(&mut out);
         self.review.validate(&mut out);
         self.heartbeat.validate(&mut out);
+        self.report.validate(&mut out);
         out
     }
 
@@ -642,6 +645,8 @@ pub struct Secrets {
     /// Opens the dashboard (as a bearer token or cookie). Without it the dashboard answers only
     /// when `server.listen` is a loopback address, since it shows spend and repository names.
     pub dashboard_token: Option<Secret>,
+    /// The Slack-compatible incoming webhook reports are posted to (`ORION_SLACK_WEBHOOK_URL`).
+    pub slack_webhook_url: Option<Secret>,
 }
 
 /// Reads environment variables by name (model API keys). Its `Debug` shows nothing, so a struct
@@ -707,6 +712,10 @@ impl Secrets {
                 get(name).map(str::to_owned)
             }),
             dashboard_token: get(DASHBOARD_TOKEN_ENV)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+            slack_webhook_url: get(crate::report::SLACK_WEBHOOK_URL_ENV)
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(Secret::new),

@@ -10,6 +10,7 @@ use crate::event::Event;
 use crate::heartbeat;
 use crate::implement;
 use crate::queue::{JobContext, JobError, NewJob, Registry};
+use crate::report;
 use crate::review;
 
 /// The job kind that carries one received [`Event`].
@@ -54,7 +55,8 @@ pub fn registry(services: &Services) -> Registry {
         let s = s.clone();
         async move {
             let job: heartbeat::scan::HeartbeatJob = ctx.job.decode().map_err(JobError::Fatal)?;
-            heartbeat::scan::scan(&s, job.tick).await.map(|_| ())
+            heartbeat::scan::scan(&s, job.tick).await?;
+            report::on_tick(&s, job.tick).await
         }
     });
     let s = services.clone();

@@ -21,6 +21,7 @@ pub mod llm;
 pub mod locks;
 pub mod metrics;
 pub mod queue;
+pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod store;

@@ -6,7 +6,8 @@
 //!
 //! What a scan does today ([`scan`]): resumes stuck tasks and reminds people of tasks blocked
 //! too long. (The tracker sweep — labelled issues not started, PRs waiting for review, failing
-//! Orion PRs — and the standup report come with the Linear and reporting work.)
+//! Orion PRs — comes with the Linear work.) After the scan the tick's job makes the standup
+//! report ([`crate::report::on_tick`]).
 
 pub mod config;
 pub mod scan;

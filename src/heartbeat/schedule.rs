@@ -17,13 +17,18 @@ pub struct Schedules {
     crons: Vec<cron::Schedule>,
 }
 
+/// The IANA time zone `tz` (`Europe/Berlin`, `UTC`): the one schedules are read in and
+/// reports count their days in.
+pub fn parse_time_zone(tz: &str) -> Result<Tz, String> {
+    Tz::from_str(tz)
+        .map_err(|_| format!("{tz:?} is not an IANA time zone (e.g. \"UTC\", \"Europe/Berlin\")"))
+}
+
 impl Schedules {
     /// Parses cron expressions (`sec min hour day-of-month month day-of-week [year]`, e.g.
     /// `0 0 8,12,17 * * Mon-Fri`) in the IANA time zone `tz` (`Europe/Berlin`, `UTC`).
     pub fn parse(expressions: &[String], tz: &str) -> Result<Self, String> {
-        let tz = Tz::from_str(tz).map_err(|_| {
-            format!("{tz:?} is not an IANA time zone (e.g. \"UTC\", \"Europe/Berlin\")")
-        })?;
+        let tz = parse_time_zone(tz)?;
         let crons = expressions
             .iter()
             .map(|e| {

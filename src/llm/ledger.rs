@@ -217,6 +217,8 @@ pub enum SpendBy {
     Day,
     Installation,
     Kind,
+    /// The split brain's tier (`tactical`, `strategic`) the call was made in.
+    Tier,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -233,11 +235,23 @@ pub struct SpendRow {
 
 /// Spend since `since` (Unix ms), grouped, dearest first (by day: oldest first).
 pub async fn spend_report(store: &Store, by: SpendBy, since: i64) -> anyhow::Result<Vec<SpendRow>> {
+    spend_between(store, by, since, i64::MAX).await
+}
+
+/// Spend in `[since, until)` (Unix ms), grouped like [`spend_report`]: what a report for a
+/// window in the past says however late it is made.
+pub async fn spend_between(
+    store: &Store,
+    by: SpendBy,
+    since: i64,
+    until: i64,
+) -> anyhow::Result<Vec<SpendRow>> {
     let key = match by {
         SpendBy::Model => "model",
         SpendBy::Repo => "COALESCE(repo, '-')",
         SpendBy::Installation => "installation",
         SpendBy::Kind => "task_kind",
+        SpendBy::Tier => "tier",
         // Group by the UTC day number; formatted below.
         SpendBy::Day => "CAST(at / 86400000 AS TEXT)",
     };
@@ -248,10 +262,11 @@ pub async fn spend_report(store: &Store, by: SpendBy, since: i64) -> anyhow::Res
     let sql = format!(
         "SELECT {key}, COUNT(*), SUM(outcome <> 'ok'), SUM(input_tokens), SUM(output_tokens),
                 SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(cost_nusd)
-         FROM llm_calls WHERE at >= $1 GROUP BY 1 ORDER BY {order}"
+         FROM llm_calls WHERE at >= $1 AND at < $2 GROUP BY 1 ORDER BY {order}"
     );
     let rows = sqlx::query(&sql)
         .bind(since)
+        .bind(until)
         .fetch_all(store.pool())
         .await
         .context("while reading the spend ledger")?;

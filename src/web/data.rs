@@ -42,10 +42,40 @@ pub struct TaskRow {
 
 /// The newest `limit` tasks, most recently changed first.
 pub async fn tasks(store: &Store, limit: i64) -> anyhow::Result<Vec<TaskRow>> {
+    let sql = select_tasks("TRUE", "LIMIT $1");
+    let rows = sqlx::query(&sql)
+        .bind(limit)
+        .fetch_all(store.pool())
+        .await
+        .context("while reading tasks for the dashboard")?;
+    Ok(rows.iter().map(task_row).collect())
+}
+
+/// What a report over `[from, until)` (Unix ms) lists: every task started before `until` that
+/// was unfinished or blocked at the end of it, and those that ended done, failed or cancelled
+/// within it; most recently changed first.
+pub async fn tasks_in_window(store: &Store, from: i64, until: i64) -> anyhow::Result<Vec<TaskRow>> {
+    let sql = select_tasks(
+        "t.created_at < $2 AND (t.state NOT IN ('done', 'failed', 'cancelled')
+                                OR (t.finished_at >= $1 AND t.finished_at < $2))",
+        "",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(from)
+        .bind(until)
+        .fetch_all(store.pool())
+        .await
+        .context("while reading tasks for the report")?;
+    Ok(rows.iter().map(task_row).collect())
+}
+
+/// The task query behind [`tasks`] and [`tasks_in_window`]: rows matching `filter`, most
+/// recently changed first, then `tail` (a `LIMIT`).
+fn select_tasks(filter: &str, tail: &str) -> String {
     // The step ordering is shared by both sub-selects: a running step first, else the newest.
     const STEP: &str = "FROM task_steps s WHERE s.task_id = t.id AND s.state <> 'pending'
                         ORDER BY s.state = 'running' DESC, s.updated_at DESC, s.step_id LIMIT 1";
-    let sql = format!(
+    format!(
         "SELECT t.id, t.state, t.repo, t.issue, t.title, t.pr_number, t.pr_url, t.detail,
                 t.updated_at,
                 CASE WHEN t.tracker = 'github' THEN '#' || t.issue
@@ -55,32 +85,27 @@ pub async fn tasks(store: &Store, limit: i64) -> anyhow::Result<Vec<TaskRow>> {
                 (SELECT s.state {STEP}) AS step_state,
                 (SELECT COALESCE(SUM(c.cost_nusd), 0) FROM llm_calls c
                  WHERE c.task_id = 'task:' || CAST(t.id AS TEXT)) AS nusd
-         FROM tasks t ORDER BY t.updated_at DESC, t.id DESC LIMIT $1"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(limit)
-        .fetch_all(store.pool())
-        .await
-        .context("while reading tasks for the dashboard")?;
-    Ok(rows
-        .into_iter()
-        .map(|r| TaskRow {
-            id: r.get("id"),
-            state: r.get("state"),
-            repo: r.get("repo"),
-            issue: r.get("issue"),
-            issue_ref: r.get("issue_ref"),
-            issue_url: r.get("issue_url"),
-            title: r.get("title"),
-            pr_number: r.get("pr_number"),
-            pr_url: r.get("pr_url"),
-            current_step: r.get("step"),
-            current_step_state: r.get("step_state"),
-            detail: r.get("detail"),
-            spend_usd: from_nusd(r.get("nusd")),
-            updated_at: r.get("updated_at"),
-        })
-        .collect())
+         FROM tasks t WHERE {filter} ORDER BY t.updated_at DESC, t.id DESC {tail}"
+    )
+}
+
+fn task_row(r: &sqlx::sqlite::SqliteRow) -> TaskRow {
+    TaskRow {
+        id: r.get("id"),
+        state: r.get("state"),
+        repo: r.get("repo"),
+        issue: r.get("issue"),
+        issue_ref: r.get("issue_ref"),
+        issue_url: r.get("issue_url"),
+        title: r.get("title"),
+        pr_number: r.get("pr_number"),
+        pr_url: r.get("pr_url"),
+        current_step: r.get("step"),
+        current_step_state: r.get("step_state"),
+        detail: r.get("detail"),
+        spend_usd: from_nusd(r.get("nusd")),
+        updated_at: r.get("updated_at"),
+    }
 }
 
 /// Jobs in one queue state.
@@ -208,7 +233,8 @@ pub struct BudgetGauge {
 }
 
 /// A gauge per installation and configured period, for every installation that has its own
-/// limits or spent anything this month (the default limits apply to each of them).
+/// limits or spent anything this month (the default limits apply to each of them), as it stood
+/// at `now` (a report for an earlier tick does not count later calls).
 pub async fn budgets(
     store: &Store,
     config: &BudgetConfig,
@@ -217,10 +243,11 @@ pub async fn budgets(
     let rows = sqlx::query(
         "SELECT installation, COALESCE(SUM(CASE WHEN at >= $1 THEN cost_nusd END), 0) AS day,
                 SUM(cost_nusd) AS month
-         FROM llm_calls WHERE at >= $2 GROUP BY installation",
+         FROM llm_calls WHERE at >= $2 AND at <= $3 GROUP BY installation",
     )
     .bind(calendar::day_start(now))
     .bind(calendar::month_start(now))
+    .bind(now)
     .fetch_all(store.pool())
     .await
     .context("while reading spend for the budget gauges")?;

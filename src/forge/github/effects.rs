@@ -271,19 +271,106 @@ impl Effects {
         }) {
             return Ok(o.effect);
         }
-        let text = with_marker(body, key);
+        let text = &with_marker(body, key);
+        let outcome = self
+            .sticky(
+                key,
+                "status comment",
+                move || async move { self.comment_once(key, issue, body).await },
+                move |id| async move { self.repo.edit_comment(id, text).await.map(drop) },
+            )
+            .await?;
+        Ok(outcome.effect)
+    }
+
+    /// The sticky issue `key` says `body`: opened with `title` the first time (the outcome says
+    /// `created`), its body edited in place afterwards, and opened again if it was deleted. The
+    /// effect's id is the issue number.
+    pub async fn sticky_issue(
+        &self,
+        key: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<Outcome, ForgeError> {
+        if let Some(o) =
+            self.pretend(|| format!("would open or edit issue {title:?} ({key}):\n{body}"))
+        {
+            return Ok(o);
+        }
+        let text = &with_marker(body, key);
+        let mark = &marker(key);
+        self.sticky(
+            key,
+            "issue",
+            move || async move {
+                self.once(
+                    key,
+                    "issue",
+                    move || async move {
+                        let me = self.github.identity().await?.login.clone();
+                        Ok(self
+                            .repo
+                            .issues_by(&me)
+                            .await?
+                            .into_iter()
+                            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(mark.as_str())))
+                            .map(|i| EffectRef {
+                                id: i.number,
+                                url: Some(i.html_url.to_string()),
+                            }))
+                    },
+                    move || async move {
+                        let i = self.repo.create_issue(title, text).await?;
+                        Ok(EffectRef {
+                            id: i.number,
+                            url: Some(i.html_url.to_string()),
+                        })
+                    },
+                )
+                .await
+            },
+            move |number| async move {
+                match self.repo.edit_issue_body(IssueNumber(number), text).await {
+                    Ok(_) => Ok(()),
+                    // A deleted issue answers 410 Gone.
+                    Err(ForgeError::Rejected {
+                        status: 410, what, ..
+                    }) => Err(ForgeError::NotFound { what }),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Made once by `create` (which answers whether it created it or found it), then rewritten
+    /// in place by `edit` with the object's id; when `edit` finds it gone (a human deleted it),
+    /// the journal forgets it and it is made again.
+    async fn sticky<Create, CreateFut, Edit, EditFut>(
+        &self,
+        key: &str,
+        what: &str,
+        create: Create,
+        edit: Edit,
+    ) -> Result<Outcome, ForgeError>
+    where
+        Create: Fn() -> CreateFut,
+        CreateFut: Future<Output = Result<Outcome, ForgeError>>,
+        Edit: Fn(u64) -> EditFut,
+        EditFut: Future<Output = Result<(), ForgeError>>,
+    {
         for _ in 0..2 {
-            let outcome = self.comment_once(key, issue, body).await?;
+            let outcome = create().await?;
             if outcome.created {
-                return Ok(outcome.effect);
+                return Ok(outcome);
             }
-            match self.repo.edit_comment(outcome.effect.id, &text).await {
-                Ok(_) => return Ok(outcome.effect),
+            match edit(outcome.effect.id).await {
+                Ok(()) => return Ok(outcome),
                 Err(ForgeError::NotFound { .. }) => {
                     tracing::info!(
                         key,
                         id = outcome.effect.id,
-                        "status comment was deleted, posting it again"
+                        "{what} was deleted, posting it again"
                     );
                     self.journal
                         .forget(self.repo.name().as_str(), key)
@@ -294,7 +381,7 @@ impl Effects {
             }
         }
         Err(ForgeError::NotFound {
-            what: format!("status comment {key} (deleted again while being re-posted)"),
+            what: format!("{what} {key} (deleted again while being re-posted)"),
         })
     }
 

@@ -244,6 +244,22 @@ impl Repo {
             .await
     }
 
+    /// Issues (not pull requests) opened by `creator`, open and closed, newest first.
+    pub async fn issues_by(&self, creator: &str) -> Result<Vec<Issue>, ForgeError> {
+        let path = format!("{}/issues?state=all&creator={}", self.root, encode(creator));
+        let issues: Vec<Issue> = self
+            .api
+            .list(
+                &path,
+                &self.what(format!("listing issues opened by {creator}")),
+            )
+            .await?;
+        Ok(issues
+            .into_iter()
+            .filter(|i| i.pull_request.is_none())
+            .collect())
+    }
+
     /// Every comment on an issue or pull request's conversation, oldest first.
     pub async fn comments(&self, number: IssueNumber) -> Result<Vec<Comment>, ForgeError> {
         let path = format!("{}/issues/{}/comments", self.root, number.0);
@@ -501,6 +517,64 @@ impl Repo {
         self.api.json(&call).await
     }
 
+    /// Replaces an issue's body (the pinned report is edited, never re-posted).
+    pub async fn edit_issue_body(
+        &self,
+        number: IssueNumber,
+        body: &str,
+    ) -> Result<Issue, ForgeError> {
+        let call = Call::write(
+            Method::PATCH,
+            format!("{}/issues/{}", self.root, number.0),
+            json!({ "body": body }),
+            true,
+            self.what(format!("editing issue {number}")),
+        );
+        self.api.json(&call).await
+    }
+
+    /// Pins the issue to the repository's Issues page (GitHub shows up to three), through the
+    /// GraphQL `pinIssue` mutation: REST has no endpoint for it. Pinning twice is harmless.
+    pub async fn pin_issue(&self, number: IssueNumber) -> Result<(), ForgeError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            errors: Vec<GraphQlError>,
+        }
+        #[derive(Deserialize)]
+        struct GraphQlError {
+            message: String,
+        }
+        let node_id = self.issue(number).await?.node_id;
+        let what = self.what(format!("pinning issue {number}"));
+        // GraphQL lives at `{api root}/graphql` on github.com (octocrab's `graphql` posts there too).
+        let call = Call::write(
+            Method::POST,
+            "/graphql",
+            json!({
+                "query": "mutation PinIssue($issueId: ID!) { pinIssue(input: {issueId: $issueId}) { issue { number isPinned } } }",
+                "variables": { "issueId": node_id },
+            }),
+            true,
+            what.clone(),
+        );
+        // GraphQL reports refusals as `errors` in a 200.
+        let answer: Answer = self.api.json(&call).await?;
+        if answer.errors.is_empty() {
+            return Ok(());
+        }
+        Err(ForgeError::Rejected {
+            what,
+            status: 200,
+            message: answer
+                .errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+    }
+
     pub async fn update_pull(
         &self,
         number: IssueNumber,
@@ -544,6 +618,17 @@ impl Repo {
             json!({ "body": body }),
             false,
             self.what(format!("commenting on {number}")),
+        );
+        self.api.json(&call).await
+    }
+
+    pub(crate) async fn create_issue(&self, title: &str, body: &str) -> Result<Issue, ForgeError> {
+        let call = Call::write(
+            Method::POST,
+            format!("{}/issues", self.root),
+            json!({ "title": title, "body": body }),
+            false,
+            self.what(format!("opening issue {title:?}")),
         );
         self.api.json(&call).await
     }

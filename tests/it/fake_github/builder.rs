@@ -1,7 +1,7 @@
 //! Setting up repositories the way a test script reads: "octo/widgets, default branch main,
 //! with a README", backed by a real bare git repository the fake owns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::FakeGitHub;
@@ -108,6 +108,7 @@ impl<'a> RepoBuilder<'a> {
                 reviews: BTreeMap::new(),
                 review_comments: BTreeMap::new(),
                 collaborators: BTreeMap::new(),
+                deleted_issues: BTreeSet::new(),
             },
         );
         RepoHandle {

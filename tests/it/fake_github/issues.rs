@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::model::{CommentRecord, IssueRecord, LabelRecord, Model, RepoRecord, now};
 use super::respond::{
-    ApiError, ApiResult, created, doc, ok, paginate_array, parse_body, required_str,
+    ApiError, ApiResult, created, doc, ok, paginate_array, parse_body, query_param, required_str,
 };
 use super::server::AppState;
 
@@ -41,6 +41,13 @@ pub(super) fn too_long(resource: &str, body: &str) -> Option<ApiError> {
 
 fn issue(repo: &RepoRecord, number: &str) -> Result<u64, ApiError> {
     let number = parse_number(number, doc::ISSUES)?;
+    if repo.deleted_issues.contains(&number) {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "This issue was deleted",
+            doc::ISSUES,
+        ));
+    }
     repo.issues
         .contains_key(&number)
         .then_some(number)
@@ -86,6 +93,7 @@ impl Model {
                 reactions: Vec::new(),
                 via_app,
                 pull: None,
+                pinned: false,
             },
         );
         number
@@ -135,6 +143,97 @@ pub(super) async fn get_issue(
     ok(model.issue_json(record, &record.issues[&number]))
 }
 
+/// `GET /repos/{o}/{r}/issues`: issues and pull requests, filtered by `state` (default open)
+/// and `creator`, newest first unless `direction=asc`.
+pub(super) async fn list_issues(
+    State(shared): AppState,
+    caller: Caller,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+) -> ApiResult {
+    let model = shared.model();
+    let record = model.repo(&model.visible_repo(&caller, &owner, &repo)?);
+    let state = query_param(&uri, "state").unwrap_or_else(|| "open".to_owned());
+    let creator = query_param(&uri, "creator");
+    let mut items: Vec<&IssueRecord> = record
+        .issues
+        .values()
+        .filter(|i| state == "all" || i.state == state)
+        .filter(|i| {
+            creator
+                .as_deref()
+                .is_none_or(|c| c.eq_ignore_ascii_case(&i.author))
+        })
+        .collect();
+    if query_param(&uri, "direction").as_deref() != Some("asc") {
+        items.reverse();
+    }
+    let items = items
+        .into_iter()
+        .map(|i| model.issue_json(record, i))
+        .collect();
+    paginate_array(&model.api, &uri, items)
+}
+
+/// The optional `body` of an issue request, within GitHub's size limit.
+fn issue_body(request: &Value) -> Result<Option<&str>, ApiError> {
+    let text = request.get("body").and_then(Value::as_str);
+    match text.and_then(|t| too_long("Issue", t)) {
+        Some(error) => Err(error),
+        None => Ok(text),
+    }
+}
+
+/// `POST /repos/{o}/{r}/issues`: `title` (required) and `body`; 201 with the issue.
+pub(super) async fn create_issue(
+    State(shared): AppState,
+    caller: Caller,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let request = parse_body(&body, doc::CREATE_ISSUE)?;
+    let title = required_str(&request, "title", doc::CREATE_ISSUE)?;
+    let text = issue_body(&request)?;
+    let mut model = shared.model();
+    let key = model.visible_repo(&caller, &owner, &repo)?;
+    let (author, via_app) = model.author(&caller);
+    let number = model.open_issue(&key, &author, title, text, via_app);
+    let record = model.repo(&key);
+    created(model.issue_json(record, &record.issues[&number]))
+}
+
+/// `PATCH /repos/{o}/{r}/issues/{n}`: `title`, `body` and `state` when given.
+pub(super) async fn update_issue(
+    State(shared): AppState,
+    caller: Caller,
+    Path((owner, repo, number)): RepoPath,
+    body: Bytes,
+) -> ApiResult {
+    let request = parse_body(&body, doc::UPDATE_ISSUE)?;
+    let text = issue_body(&request)?;
+    let mut model = shared.model();
+    let key = model.visible_repo(&caller, &owner, &repo)?;
+    let number = issue(model.repo(&key), &number)?;
+    let entry = model
+        .repo_mut(&key)
+        .issues
+        .get_mut(&number)
+        .expect("issue exists");
+    if let Some(title) = request.get("title").and_then(Value::as_str) {
+        entry.title = title.to_owned();
+    }
+    if let Some(text) = text {
+        entry.body = Some(text.to_owned());
+    }
+    if let Some(state) = request.get("state").and_then(Value::as_str) {
+        entry.state = state.to_owned();
+        entry.closed_at = (state == "closed").then(now);
+    }
+    entry.updated_at = now();
+    let record = model.repo(&key);
+    ok(model.issue_json(record, &record.issues[&number]))
+}
+
 pub(super) async fn list_comments(
     State(shared): AppState,
     caller: Caller,
@@ -167,8 +266,7 @@ pub(super) async fn create_comment(
     let mut model = shared.model();
     let key = model.visible_repo(&caller, &owner, &repo)?;
     let number = issue(model.repo(&key), &number)?;
-    let author = model.actor(&caller);
-    let via_app = !matches!(caller, Caller::User(_));
+    let (author, via_app) = model.author(&caller);
     let id = model.add_comment(&key, number, &author, text, via_app);
     let record = model.repo(&key);
     created(model.comment_json(record, &record.comments[&id]))

@@ -19,6 +19,7 @@ mod checks;
 mod diff;
 mod faults;
 mod gitrepo;
+mod graphql;
 mod issues;
 pub mod keys;
 mod model;
@@ -294,6 +295,31 @@ impl FakeGitHub {
         let key = Self::repo_key(&model, repo);
         let removed = model.repo_mut(&key).comments.remove(&id);
         assert!(removed.is_some(), "{repo} has no comment {id}");
+    }
+
+    /// A maintainer pins issue `number` to the repository's Issues page.
+    pub fn pin(&self, repo: &str, number: u64) {
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        model
+            .repo_mut(&key)
+            .issues
+            .get_mut(&number)
+            .unwrap_or_else(|| panic!("{repo} has no issue #{number}"))
+            .pinned = true;
+    }
+
+    /// An admin deletes issue `number`: later reads and edits of it get 410 Gone.
+    pub fn delete_issue(&self, repo: &str, number: u64) {
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        let record = model.repo_mut(&key);
+        assert!(
+            record.issues.remove(&number).is_some(),
+            "{repo} has no issue #{number}"
+        );
+        record.comments.retain(|_, c| c.issue != number);
+        record.deleted_issues.insert(number);
     }
 
     /// Fails a seeded share of requests from now on (never the token endpoint).

@@ -93,6 +93,8 @@ pub(super) struct RepoRecord {
     pub(super) review_comments: BTreeMap<u64, ReviewCommentRecord>,
     /// Lower-cased login → role (admin, maintain, write, triage, read).
     pub(super) collaborators: BTreeMap<String, String>,
+    /// Numbers of issues an admin deleted: GitHub answers 410 Gone for them.
+    pub(super) deleted_issues: BTreeSet<u64>,
 }
 
 impl RepoRecord {
@@ -120,6 +122,8 @@ pub(super) struct IssueRecord {
     pub(super) reactions: Vec<ReactionRecord>,
     pub(super) via_app: bool,
     pub(super) pull: Option<PullRecord>,
+    /// Pinned to the repository's Issues page (GraphQL `pinIssue`).
+    pub(super) pinned: bool,
 }
 
 pub(super) struct PullRecord {
@@ -270,6 +274,12 @@ impl Model {
                 .map_or_else(|| login.clone(), |u| u.login.clone()),
             Caller::App | Caller::Installation { .. } => self.bot_login(),
         }
+    }
+
+    /// Who a write by `caller` is attributed to, and whether an App made it (GitHub then shows
+    /// `performed_via_github_app`).
+    pub(super) fn author(&self, caller: &Caller) -> (String, bool) {
+        (self.actor(caller), !matches!(caller, Caller::User(_)))
     }
 
     /// The repository a caller names, or GitHub's answer when it may not see it: 404 (not 403)

@@ -222,8 +222,7 @@ pub(super) async fn create(
     if let Some(error) = text.and_then(|t| too_long("PullRequest", t)) {
         return Err(error);
     }
-    let author = model.actor(&caller);
-    let via_app = !matches!(caller, Caller::User(_));
+    let (author, via_app) = model.author(&caller);
     let number = model.open_issue(&key, &author, title, text, via_app);
     let id = model.next_id();
     model

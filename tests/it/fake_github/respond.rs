@@ -13,6 +13,9 @@ pub(super) mod doc {
     pub const REST: &str = "https://docs.github.com/rest";
     pub const REPOS: &str = "https://docs.github.com/rest/repos/repos#get-a-repository";
     pub const ISSUES: &str = "https://docs.github.com/rest/issues/issues#get-an-issue";
+    pub const CREATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#create-an-issue";
+    pub const UPDATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#update-an-issue";
+    pub const GRAPHQL: &str = "https://docs.github.com/graphql";
     pub const COMMENTS: &str = "https://docs.github.com/rest/issues/comments";
     pub const CREATE_COMMENT: &str =
         "https://docs.github.com/rest/issues/comments#create-an-issue-comment";

@@ -19,7 +19,7 @@ use super::auth::{AuthKind, Caller, authenticate};
 use super::faults::{Fault, FaultState};
 use super::model::{Model, now};
 use super::respond::{ApiError, doc, json_response};
-use super::{apps, checks, issues, pulls, reactions, repos, reviews};
+use super::{apps, checks, graphql, issues, pulls, reactions, repos, reviews};
 
 /// One request the fake answered, for assertions on what the client did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +99,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/installation/repositories", get(apps::installation_repos))
         .route("/user", get(apps::get_user))
+        .route("/graphql", post(graphql::answer))
         .route(&repo(""), get(repos::get_repo))
         .route(&repo("/labels"), get(issues::list_repo_labels))
         .route(&repo("/contents"), get(repos::root_contents))
@@ -107,7 +108,14 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             &repo("/collaborators/{user}/permission"),
             get(repos::permission),
         )
-        .route(&repo("/issues/{number}"), get(issues::get_issue))
+        .route(
+            &repo("/issues"),
+            get(issues::list_issues).post(issues::create_issue),
+        )
+        .route(
+            &repo("/issues/{number}"),
+            get(issues::get_issue).patch(issues::update_issue),
+        )
         .route(
             &repo("/issues/{number}/comments"),
             get(issues::list_comments).post(issues::create_comment),

@@ -14,6 +14,17 @@ pub struct CommentView {
     pub body: String,
 }
 
+/// An issue (not a pull request) as listed on the Issues tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueView {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub author: String,
+    pub state: String,
+    pub pinned: bool,
+}
+
 /// A pull request as listed on the Pull requests tab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullView {
@@ -115,6 +126,24 @@ impl FakeGitHub {
             r.comments
                 .get(&id)
                 .map_or_else(Vec::new, |c| pairs(&c.reactions))
+        })
+    }
+
+    /// Every issue that is not a pull request, lowest number first.
+    pub fn issues(&self, repo: &str) -> Vec<IssueView> {
+        self.with_repo(repo, |r| {
+            r.issues
+                .values()
+                .filter(|i| i.pull.is_none())
+                .map(|i| IssueView {
+                    number: i.number,
+                    title: i.title.clone(),
+                    body: i.body.clone(),
+                    author: i.author.clone(),
+                    state: i.state.clone(),
+                    pinned: i.pinned,
+                })
+                .collect()
         })
     }
 
