@@ -254,9 +254,18 @@ fn more(out: &mut String, d: Dialect, total: usize, shown: usize) {
     }
 }
 
-/// `acme/widgets#7 Paint the widgets`: GitHub links the reference by itself.
+/// `acme/widgets#7 Paint the widgets`: GitHub links the reference by itself. A Linear issue
+/// is its identifier, linked: `ENG-7 (acme/widgets) Paint the widgets`.
 fn task_name(d: Dialect, task: &TaskRow) -> String {
-    format!("{}#{} {}", task.repo, task.issue, d.text(&task.title))
+    match &task.issue_url {
+        Some(url) if url.starts_with("https://") => format!(
+            "{} ({}) {}",
+            d.link(url, &d.text(&task.issue_ref)),
+            task.repo,
+            d.text(&task.title)
+        ),
+        _ => format!("{}#{} {}", task.repo, task.issue, d.text(&task.title)),
+    }
 }
 
 fn completed(d: Dialect, task: &TaskRow) -> String {

@@ -62,6 +62,15 @@ async fn seed(store: &Store) {
             fri_10 = ms("2026-11-27T10:00:00Z"),
             oct = ms("2026-10-01T09:00:00Z"),
         ),
+        // A Linear issue, implemented in acme/widgets.
+        format!(
+            "INSERT INTO tasks (id, repo, issue, state, requested_by, title, pr_number, pr_url, tracker, linear, created_at, updated_at, finished_at) VALUES
+             (10, 'acme/widgets', 42, 'done', 'eve', 'Round the corners', 19, 'https://github.com/acme/widgets/pull/19', 'linear:ENG',
+              '{{\"id\":\"9b2f\",\"identifier\":\"ENG-42\",\"url\":\"https://linear.app/acme/issue/ENG-42/round-the-corners\",\"team_key\":\"ENG\",\"branch_name\":null}}',
+              {thu}, {fri_0930}, {fri_0930})",
+            thu = ms("2026-11-26T09:00:00Z"),
+            fri_0930 = ms("2026-11-27T09:30:00Z"),
+        ),
         format!(
             "INSERT INTO task_steps (task_id, step_id, state, updated_at) VALUES
              (3, 'paint-doors', 'done', {a}), (3, 'paint-roof', 'running', {b}), (3, 'varnish', 'pending', {b})",
