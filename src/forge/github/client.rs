@@ -193,6 +193,11 @@ impl GitHub {
         }
     }
 
+    /// Signed in as a GitHub App (installations have ids), not with a token.
+    pub fn is_app(&self) -> bool {
+        matches!(self.inner.mode, Mode::App { .. })
+    }
+
     /// Who Orion is (read once per process).
     pub async fn identity(&self) -> Result<&Identity, ForgeError> {
         self.inner

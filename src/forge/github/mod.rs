@@ -4,6 +4,7 @@
 //! exactly once ([`Effects`]).
 
 mod client;
+mod conditional;
 mod config;
 mod credentials;
 mod effects;
@@ -12,6 +13,7 @@ mod repo;
 mod transport;
 
 pub use client::{GitHub, Identity, InstallationInfo};
+pub use conditional::{ReadCache, ReadCost};
 pub use config::{API_URL_ENV, GitHubConfig};
 pub use credentials::{
     APP_ID_ENV, APP_PRIVATE_KEY_ENV, GitHubCredentials, GitHubSecrets, TOKEN_ENV,

@@ -12,6 +12,7 @@ use octocrab::models::{Label, Repository};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::conditional::{ReadCache, ReadCost};
 use super::error::ForgeError;
 use super::transport::{Api, Call, DIFF};
 use crate::event::{IssueNumber, RepoName};
@@ -260,6 +261,83 @@ impl Repo {
             .collect())
     }
 
+    /// Open issues (not pull requests) carrying `label`, most recently updated first; with
+    /// `since` (RFC 3339), only those updated at or after it. Read conditionally through
+    /// `cache`: an unchanged list costs no rate limit.
+    pub async fn labelled_issues(
+        &self,
+        label: &str,
+        since: Option<&str>,
+        cache: &ReadCache,
+    ) -> Result<(Vec<Issue>, ReadCost), ForgeError> {
+        let mut path = format!(
+            "{}/issues?state=open&labels={}&sort=updated&direction=desc",
+            self.root,
+            encode(label)
+        );
+        if let Some(since) = since {
+            path.push_str(&format!("&since={}", encode(since)));
+        }
+        let (issues, cost): (Vec<Issue>, _) = self
+            .api
+            .list_pages(
+                &path,
+                &self.what(format!("listing open issues labelled {label}")),
+                Some(cache),
+            )
+            .await?;
+        let issues = issues
+            .into_iter()
+            .filter(|i| i.pull_request.is_none())
+            .collect();
+        Ok((issues, cost))
+    }
+
+    /// Who last added `label` to an issue (its `labeled` events, newest wins), if anyone did.
+    pub async fn labelled_by(
+        &self,
+        number: IssueNumber,
+        label: &str,
+    ) -> Result<Option<crate::event::Actor>, ForgeError> {
+        #[derive(Deserialize)]
+        struct User {
+            login: String,
+            id: u64,
+            #[serde(rename = "type", default)]
+            kind: String,
+        }
+        #[derive(Deserialize)]
+        struct Named {
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Event {
+            event: String,
+            actor: Option<User>,
+            label: Option<Named>,
+        }
+        let path = format!("{}/issues/{}/events", self.root, number.0);
+        let events: Vec<Event> = self
+            .api
+            .list(&path, &self.what(format!("listing events of {number}")))
+            .await?;
+        Ok(events
+            .into_iter()
+            .rev()
+            .find(|e| {
+                e.event == "labeled"
+                    && e.label
+                        .as_ref()
+                        .is_some_and(|l| l.name.eq_ignore_ascii_case(label))
+            })
+            .and_then(|e| e.actor)
+            .map(|u| crate::event::Actor {
+                is_bot: u.kind == "Bot" || u.login.ends_with("[bot]"),
+                login: u.login,
+                id: u.id,
+            }))
+    }
+
     /// Every comment on an issue or pull request's conversation, oldest first.
     pub async fn comments(&self, number: IssueNumber) -> Result<Vec<Comment>, ForgeError> {
         let path = format!("{}/issues/{}/comments", self.root, number.0);
@@ -348,6 +426,17 @@ impl Repo {
                 path,
                 self.what(format!("reading pull request {number}")),
             ))
+            .await
+    }
+
+    /// The open pull requests, most recently updated first, read conditionally through `cache`.
+    pub async fn open_pulls(
+        &self,
+        cache: &ReadCache,
+    ) -> Result<(Vec<PullRequest>, ReadCost), ForgeError> {
+        let path = format!("{}/pulls?state=open&sort=updated&direction=desc", self.root);
+        self.api
+            .list_pages(&path, &self.what("listing open pull requests"), Some(cache))
             .await
     }
 
@@ -454,6 +543,34 @@ impl Repo {
             ))
             .await?;
         Ok(answer.check_runs)
+    }
+
+    /// The latest check runs of every app on commit `sha`, read conditionally through `cache`.
+    pub async fn check_runs_at(
+        &self,
+        sha: &str,
+        cache: Option<&ReadCache>,
+    ) -> Result<(Vec<CheckRunSummary>, ReadCost), ForgeError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            check_runs: Vec<CheckRunSummary>,
+        }
+        let what = self.what(format!("listing check runs on {sha}"));
+        let mut next = Some(format!(
+            "{}/commits/{}/check-runs?filter=latest&per_page=100",
+            self.root,
+            encode(sha)
+        ));
+        let (mut runs, mut cost) = (Vec::new(), ReadCost::default());
+        while let Some(path) = next.take() {
+            let (body, link) = self.api.read_page(&path, &what, cache, &mut cost).await?;
+            let page: Answer = super::transport::decode(&body, &what)?;
+            runs.extend(page.check_runs);
+            if (cost.requests as usize) < super::transport::MAX_PAGES {
+                next = link;
+            }
+        }
+        Ok((runs, cost))
     }
 
     // ---- writes that are safe to repeat -----------------------------------------------------

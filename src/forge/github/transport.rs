@@ -20,6 +20,7 @@ use octocrab::Octocrab;
 use serde::de::DeserializeOwned;
 
 use super::GitHubConfig;
+use super::conditional::{ReadCache, ReadCost, Stored};
 use super::error::ForgeError;
 
 /// GitHub's documented advice when a secondary rate limit comes without `retry-after`.
@@ -42,6 +43,9 @@ pub(crate) struct Call {
     pub idempotent: bool,
     /// For error messages and logs: "creating a comment on octo/widgets#4".
     pub what: String,
+    /// A conditional read: the ETag of the copy Orion holds. GitHub answers 304 Not Modified
+    /// (free of rate limit) when it is still current.
+    pub if_none_match: Option<String>,
 }
 
 pub(crate) const JSON: &str = "application/vnd.github+json";
@@ -56,6 +60,7 @@ impl Call {
             accept: JSON,
             idempotent: true,
             what: what.into(),
+            if_none_match: None,
         }
     }
 
@@ -74,12 +79,14 @@ impl Call {
             accept: JSON,
             idempotent,
             what: what.into(),
+            if_none_match: None,
         }
     }
 }
 
-/// A successful answer.
+/// A successful answer: a 2xx, or a 304 to a conditional read (with an empty body).
 pub(crate) struct Answer {
+    pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -165,7 +172,7 @@ impl Api {
     }
 
     async fn try_once(&self, call: &Call) -> Result<Answer, Try> {
-        let builder = http::Request::builder()
+        let mut builder = http::Request::builder()
             .method(call.method.clone())
             .uri(call.path.as_str())
             .header(ACCEPT, call.accept)
@@ -173,6 +180,9 @@ impl Api {
                 HeaderName::from_static("x-github-api-version"),
                 HeaderValue::from_static("2022-11-28"),
             );
+        if let Some(etag) = &call.if_none_match {
+            builder = builder.header(http::header::IF_NONE_MATCH, etag.as_str());
+        }
         let request = self
             .crab
             .build_request(builder, call.body.as_ref())
@@ -195,8 +205,10 @@ impl Api {
             Ok(Ok(exchange)) => exchange,
         };
         let status = parts.status;
-        if status.is_success() {
+        let not_modified = status == StatusCode::NOT_MODIFIED && call.if_none_match.is_some();
+        if status.is_success() || not_modified {
             return Ok(Answer {
+                status,
                 headers: parts.headers,
                 body,
             });
@@ -216,21 +228,69 @@ impl Api {
         path: &str,
         what: &str,
     ) -> Result<Vec<T>, ForgeError> {
+        Ok(self.list_pages(path, what, None).await?.0)
+    }
+
+    /// Reads every page of a list like [`Api::list`]; with `cache`, each page is asked for
+    /// conditionally and an unchanged one (304) is read from the stored copy.
+    pub(crate) async fn list_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+        cache: Option<&ReadCache>,
+    ) -> Result<(Vec<T>, ReadCost), ForgeError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{path}{sep}per_page=100"));
         let mut items = Vec::new();
-        let mut pages = 0;
+        let mut cost = ReadCost::default();
         while let Some(path) = next.take() {
-            pages += 1;
-            let call = Call::get(path, what);
-            let answer = self.send(&call).await?;
-            let page: Vec<T> = decode(&answer.body, what)?;
+            let (body, link) = self.read_page(&path, what, cache, &mut cost).await?;
+            let page: Vec<T> = decode(&body, what)?;
             items.extend(page);
-            if pages < MAX_PAGES {
-                next = next_page(&answer.headers);
+            if (cost.requests as usize) < MAX_PAGES {
+                next = link;
             }
         }
-        Ok(items)
+        Ok((items, cost))
+    }
+
+    /// One page's body and the path of the page after it, conditionally when `cache` is given.
+    pub(crate) async fn read_page(
+        &self,
+        path: &str,
+        what: &str,
+        cache: Option<&ReadCache>,
+        cost: &mut ReadCost,
+    ) -> Result<(Bytes, Option<String>), ForgeError> {
+        let held = match cache {
+            Some(cache) => cache.get(path).await,
+            None => None,
+        };
+        let mut call = Call::get(path, what);
+        call.if_none_match = held.as_ref().map(|c| c.etag.clone());
+        let answer = self.send(&call).await?;
+        cost.requests += 1;
+        if let (Some(cache), Some(held)) = (cache, held)
+            && answer.status == StatusCode::NOT_MODIFIED
+        {
+            cost.not_modified += 1;
+            cache.touch(path).await;
+            return Ok((Bytes::from(held.body), held.next_page));
+        }
+        let link = next_page(&answer.headers);
+        let etag = answer
+            .headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok());
+        if let (Some(cache), Some(etag)) = (cache, etag) {
+            let copy = Stored {
+                etag: etag.to_owned(),
+                body: answer.body.to_vec(),
+                next_page: link.clone(),
+            };
+            cache.put(path, &copy).await;
+        }
+        Ok((answer.body, link))
     }
 }
 

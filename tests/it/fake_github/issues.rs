@@ -11,7 +11,9 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::model::{CommentRecord, IssueRecord, LabelRecord, Model, RepoRecord, now};
+use super::model::{
+    CommentRecord, IssueEventRecord, IssueRecord, LabelRecord, Model, RepoRecord, now,
+};
 use super::respond::{
     ApiError, ApiResult, created, doc, ok, paginate_array, parse_body, query_param, required_str,
 };
@@ -94,6 +96,7 @@ impl Model {
                 via_app,
                 pull: None,
                 pinned: false,
+                events: Vec::new(),
             },
         );
         number
@@ -143,8 +146,9 @@ pub(super) async fn get_issue(
     ok(model.issue_json(record, &record.issues[&number]))
 }
 
-/// `GET /repos/{o}/{r}/issues`: issues and pull requests, filtered by `state` (default open)
-/// and `creator`, newest first unless `direction=asc`.
+/// `GET /repos/{o}/{r}/issues`: issues and pull requests, filtered by `state` (default open),
+/// `creator`, `labels` (comma-separated, all of them) and `since` (updated at or after),
+/// newest first (by creation, or by update with `sort=updated`) unless `direction=asc`.
 pub(super) async fn list_issues(
     State(shared): AppState,
     caller: Caller,
@@ -155,6 +159,27 @@ pub(super) async fn list_issues(
     let record = model.repo(&model.visible_repo(&caller, &owner, &repo)?);
     let state = query_param(&uri, "state").unwrap_or_else(|| "open".to_owned());
     let creator = query_param(&uri, "creator");
+    let labels: Vec<String> = query_param(&uri, "labels")
+        .map(|l| {
+            l.split(',')
+                .map(|n| n.trim().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let since = match query_param(&uri, "since") {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(&text)
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "Validation Failed",
+                        doc::ISSUES,
+                    )
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
     let mut items: Vec<&IssueRecord> = record
         .issues
         .values()
@@ -164,7 +189,12 @@ pub(super) async fn list_issues(
                 .as_deref()
                 .is_none_or(|c| c.eq_ignore_ascii_case(&i.author))
         })
+        .filter(|i| labels.iter().all(|l| i.labels.contains(l)))
+        .filter(|i| since.is_none_or(|t| i.updated_at >= t))
         .collect();
+    if query_param(&uri, "sort").as_deref() == Some("updated") {
+        items.sort_by_key(|i| (i.updated_at, i.number));
+    }
     if query_param(&uri, "direction").as_deref() != Some("asc") {
         items.reverse();
     }
@@ -366,8 +396,9 @@ fn label_names(request: &Value) -> Vec<String> {
 }
 
 impl Model {
-    /// Adds labels to an issue, creating missing repository labels in GitHub's default grey.
-    pub(super) fn add_labels(&mut self, key: &str, number: u64, names: &[String]) {
+    /// Adds labels to an issue as `actor`, creating missing repository labels in GitHub's
+    /// default grey; each label added is a `labeled` event.
+    pub(super) fn add_labels(&mut self, key: &str, number: u64, names: &[String], actor: &str) {
         for name in names {
             let label_key = name.to_ascii_lowercase();
             if !self.repo(key).labels.contains_key(&label_key) {
@@ -390,6 +421,19 @@ impl Model {
             if !issue.labels.contains(&label_key) {
                 issue.labels.push(label_key);
                 issue.updated_at = now();
+                let id = self.next_id();
+                let issue = self
+                    .repo_mut(key)
+                    .issues
+                    .get_mut(&number)
+                    .expect("issue exists");
+                issue.events.push(IssueEventRecord {
+                    id,
+                    actor: actor.to_owned(),
+                    event: "labeled",
+                    label: name.clone(),
+                    created_at: issue.updated_at,
+                });
             }
         }
     }
@@ -406,7 +450,8 @@ pub(super) async fn add_labels(
     let mut model = shared.model();
     let key = model.visible_repo(&caller, &owner, &repo)?;
     let number = issue(model.repo(&key), &number)?;
-    model.add_labels(&key, number, &names);
+    let (actor, _) = model.author(&caller);
+    model.add_labels(&key, number, &names, &actor);
     let record = model.repo(&key);
     ok(Value::Array(
         model.issue_labels_json(record, &record.issues[&number]),
@@ -434,10 +479,57 @@ pub(super) async fn remove_label(
             doc::REMOVE_LABEL,
         ));
     };
-    issue.labels.remove(index);
+    let label = issue.labels.remove(index);
     issue.updated_at = now();
+    let at = issue.updated_at;
+    let (actor, _) = model.author(&caller);
+    let id = model.next_id();
+    model
+        .repo_mut(&key)
+        .issues
+        .get_mut(&number)
+        .expect("issue exists")
+        .events
+        .push(IssueEventRecord {
+            id,
+            actor,
+            event: "unlabeled",
+            label,
+            created_at: at,
+        });
     let record = model.repo(&key);
     ok(Value::Array(
         model.issue_labels_json(record, &record.issues[&number]),
     ))
+}
+
+/// `GET /issues/{n}/events`: the issue's label events, oldest first.
+pub(super) async fn list_events(
+    State(shared): AppState,
+    caller: Caller,
+    Path((owner, repo, number)): RepoPath,
+    uri: Uri,
+) -> ApiResult {
+    let model = shared.model();
+    let record = model.repo(&model.visible_repo(&caller, &owner, &repo)?);
+    let number = issue(record, &number)?;
+    let items = record.issues[&number]
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "node_id": format!("LE_kwDO{:08}", e.id),
+                "url": format!("{}/repos/{}/issues/events/{}", model.api, record.full_name(), e.id),
+                "actor": model.user_json(&e.actor),
+                "event": e.event,
+                "commit_id": null,
+                "commit_url": null,
+                "created_at": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "label": { "name": e.label, "color": record.labels.get(&e.label.to_ascii_lowercase()).map_or("ededed", |l| l.color.as_str()) },
+                "performed_via_github_app": null,
+            })
+        })
+        .collect();
+    paginate_array(&model.api, &uri, items)
 }

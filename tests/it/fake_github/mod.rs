@@ -255,6 +255,14 @@ impl FakeGitHub {
         model.add_comment(&key, number, user, body, false)
     }
 
+    /// Adds `label` to issue `number` as `user` does in the web UI: no webhook is sent (a test
+    /// delivers one if it wants), but the issue's events record who labelled it.
+    pub fn label(&self, repo: &str, number: u64, label: &str, user: &str) {
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        model.add_labels(&key, number, &[label.to_owned()], user);
+    }
+
     /// Creates the repository label `name` (as a maintainer does in the Labels page).
     pub fn create_label(&self, repo: &str, name: &str, color: &str) {
         let mut model = self.shared.model();

@@ -124,6 +124,17 @@ pub(super) struct IssueRecord {
     pub(super) pull: Option<PullRecord>,
     /// Pinned to the repository's Issues page (GraphQL `pinIssue`).
     pub(super) pinned: bool,
+    /// The issue's timeline of label changes (`GET /issues/{n}/events`).
+    pub(super) events: Vec<IssueEventRecord>,
+}
+
+/// One `labeled` / `unlabeled` event.
+pub(super) struct IssueEventRecord {
+    pub(super) id: u64,
+    pub(super) actor: String,
+    pub(super) event: &'static str,
+    pub(super) label: String,
+    pub(super) created_at: Time,
 }
 
 pub(super) struct PullRecord {

@@ -126,6 +126,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
                 .patch(issues::update_comment)
                 .delete(issues::delete_comment),
         )
+        .route(&repo("/issues/{number}/events"), get(issues::list_events))
         .route(
             &repo("/issues/{number}/labels"),
             get(issues::list_labels).post(issues::add_labels),
@@ -223,10 +224,12 @@ async fn edge(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         Ok(caller) => caller.kind(),
         Err((kind, _)) => kind.clone(),
     };
-    let (fault, rate) = {
-        let mut traffic = shared.traffic();
-        (traffic.faults.pick(&method, &path), traffic.spend(&auth))
-    };
+    let fault = shared.traffic().faults.pick(&method, &path);
+    let if_none_match = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
 
     let mut served = false;
     let mut response = match &fault {
@@ -248,6 +251,12 @@ async fn edge(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
     if served && fault == Some(Fault::BadGatewayAfterApply) {
         response = bad_gateway();
     }
+    if method == "GET" && response.status() == StatusCode::OK {
+        response = conditional(response, if_none_match.as_deref()).await;
+    }
+    // GitHub does not count a 304 to an authorised conditional request against the rate limit.
+    let charged = response.status() != StatusCode::NOT_MODIFIED;
+    let rate = shared.traffic().spend(&auth, charged);
 
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -296,8 +305,9 @@ async fn edge(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
 }
 
 impl Traffic {
-    /// Spends one request of the caller's hourly budget: `(limit, remaining, used, reset)`.
-    fn spend(&mut self, auth: &AuthKind) -> (u64, u64, u64, i64) {
+    /// Spends one request of the caller's hourly budget (unless not `charged`):
+    /// `(limit, remaining, used, reset)`.
+    fn spend(&mut self, auth: &AuthKind, charged: bool) -> (u64, u64, u64, i64) {
         let (key, limit) = match auth {
             AuthKind::Installation(id) => (format!("installation:{id}"), 5000),
             AuthKind::PersonalToken(login) => (format!("user:{login}"), 5000),
@@ -309,9 +319,35 @@ impl Traffic {
         if bucket.1 <= now {
             *bucket = (0, now + 3600);
         }
-        bucket.0 += 1;
+        bucket.0 += charged as u64;
         (limit, limit.saturating_sub(bucket.0), bucket.0, bucket.1)
     }
+}
+
+/// GitHub's conditional requests: every 200 to a GET carries an `ETag` (weak, a hash of the
+/// body); a request whose `If-None-Match` names the current one gets 304 Not Modified, no body.
+async fn conditional(response: Response, if_none_match: Option<&str>) -> Response {
+    use sha2::Digest;
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .expect("the fake's own body");
+    let etag = format!("W/\"{}\"", hex::encode(sha2::Sha256::digest(&bytes)));
+    let matches = if_none_match.is_some_and(|sent| {
+        sent.split(',')
+            .any(|tag| tag.trim().trim_start_matches("W/") == etag.trim_start_matches("W/"))
+    });
+    parts.headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("header value"),
+    );
+    if matches {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Response::from_parts(parts, axum::body::Body::empty());
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn request_id() -> String {
