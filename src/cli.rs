@@ -232,13 +232,7 @@ async fn heartbeat(loaded: Loaded, once: bool) -> anyhow::Result<ExitCode> {
     let report = crate::heartbeat::scan::scan(&services, tick)
         .await
         .map_err(|e| anyhow::anyhow!("the scan failed: {e:?}"))?;
-    println!(
-        "heartbeat: {} stuck task(s) queued to run again {:?}; {} blocked task(s) reminded {:?}",
-        report.resumed.len(),
-        report.resumed,
-        report.reminded.len(),
-        report.reminded
-    );
+    print!("{}", report.describe());
     services.store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,23 @@ pub struct HeartbeatConfig {
     pub escalate_blocked_after_min: u64,
     /// Also mentioned in reminders, e.g. `@acme/maintainers`.
     pub escalate_to: Option<String>,
+    /// Look over the trackers on each tick: issues labelled for Orion that never started,
+    /// pull requests waiting for a review, Orion's pull requests whose checks fail.
+    pub sweep: bool,
+    /// What to do about an Orion pull request whose checks fail: `offer` (a comment offering
+    /// `/orion fix`), `fix` (run the fix, at most `fix_rounds` times per pull request) or `off`.
+    pub failing_checks: FailingChecks,
+    /// Automatic fix rounds for failing checks per pull request before it is left to a human.
+    pub fix_rounds: u32,
+}
+
+/// [`HeartbeatConfig::failing_checks`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailingChecks {
+    Off,
+    Offer,
+    Fix,
 }
 
 impl Default for HeartbeatConfig {
@@ -31,6 +48,9 @@ impl Default for HeartbeatConfig {
             stuck_after_min: 30,
             escalate_blocked_after_min: 120,
             escalate_to: None,
+            sweep: true,
+            failing_checks: FailingChecks::Offer,
+            fix_rounds: 2,
         }
     }
 }

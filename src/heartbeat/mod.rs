@@ -12,6 +12,7 @@
 pub mod config;
 pub mod scan;
 pub mod schedule;
+pub mod sweep;
 pub mod ticker;
 
 pub use schedule::Schedules;

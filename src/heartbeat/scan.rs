@@ -5,11 +5,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::app::Services;
-use crate::event::{IssueNumber, RepoName};
-use crate::implement::forge_error as forge;
+use crate::forge::github::GitHub;
 use crate::implement::pipeline::JOB as IMPLEMENT;
+use crate::implement::task::{Task, Tasks};
+use crate::implement::tracker::Tracker;
 use crate::queue::JobError;
 use crate::store::now_ms;
+use crate::web::data::Level;
 
 /// The job kind.
 pub const JOB: &str = "heartbeat";
@@ -21,12 +23,55 @@ pub struct HeartbeatJob {
 }
 
 /// What a scan did, for the log and `orion heartbeat --once`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanReport {
     /// Tasks run again because nothing was running them and they made no progress.
     pub resumed: Vec<i64>,
     /// Blocked tasks whose people were reminded.
     pub reminded: Vec<i64>,
+    /// What the look over the trackers did.
+    pub swept: super::sweep::Swept,
+}
+
+impl ScanReport {
+    /// One line per kind of action, for `orion heartbeat --once` and the log.
+    pub fn describe(&self) -> String {
+        let w = &self.swept;
+        let budget = match w.budget {
+            None | Some(Level::Ok) => "ok",
+            Some(Level::Warn) => "yellow (past warn_at: routing is frugal)",
+            Some(Level::Stop) => "red (past stop_at: nothing new starts)",
+        };
+        let list = |items: &[String]| {
+            if items.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", items.join(", "))
+            }
+        };
+        let mut out = format!(
+            "stuck tasks run again: {} {:?}\nblocked tasks reminded: {} {:?}\n",
+            self.resumed.len(),
+            self.resumed,
+            self.reminded.len(),
+            self.reminded
+        );
+        for (what, items) in [
+            ("labelled issues started", &w.started),
+            ("held by the budget", &w.held),
+            ("pull requests queued for review", &w.reviews),
+            ("failing checks, fix offered", &w.offered),
+            ("failing checks, fix started", &w.fixing),
+            ("not reachable", &w.unreachable),
+        ] {
+            out.push_str(&format!("{what}: {}{}\n", items.len(), list(items)));
+        }
+        out.push_str(&format!(
+            "budget: {budget}\nGitHub requests: {} ({} answered 304 Not Modified, free of rate limit)\n",
+            w.github_requests, w.github_not_modified
+        ));
+        out
+    }
 }
 
 /// Runs one scan for the tick `tick`.
@@ -63,60 +108,69 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
     }
 
     // Blocked too long: one reminder each time a task is blocked (the comment's key), to the
-    // requester and the configured handle.
+    // requester and the configured handle, where the task's issue lives (GitHub or Linear).
     let blocked_before = now - (cfg.escalate_blocked_after_min as i64) * 60_000;
     let blocked = sqlx::query(
-        "SELECT id, repo, issue, installation, requested_by, detail, finished_at FROM tasks
-         WHERE state = 'blocked' AND finished_at < $1 ORDER BY id",
+        "SELECT id FROM tasks WHERE state = 'blocked' AND finished_at < $1 ORDER BY id",
     )
     .bind(blocked_before)
     .fetch_all(s.store.pool())
     .await
     .map_err(|e| JobError::Retry(e.into()))?;
     if let Some(github) = s.github.clone() {
+        let tasks = Tasks::new(s.store.clone());
         for row in blocked {
-            let id: i64 = row.get("id");
-            let repo_name = RepoName(row.get("repo"));
-            let issue = IssueNumber(row.get::<i64, _>("issue") as u64);
-            let installation = row
-                .get::<Option<i64>, _>("installation")
-                .map(|i| crate::event::InstallationId(i as u64));
-            // One repository Orion can no longer reach must not stop the scan of the others.
-            let repo = match github.repo(installation, &repo_name) {
-                Ok(repo) => repo,
+            let task = tasks.get(row.get("id")).await.map_err(JobError::Retry)?;
+            match remind(s, &github, &task, now).await {
+                Ok(true) => report.reminded.push(task.id),
+                Ok(false) => {}
+                Err(JobError::Retry(e)) => return Err(JobError::Retry(e)),
+                // One repository Orion can no longer reach must not stop the scan of the others.
                 Err(e) => {
-                    tracing::warn!(task = id, repo = %repo_name, error = %e, "cannot remind: repository unreachable");
-                    continue;
-                }
-            };
-            let effects = s.effects(github.clone(), repo);
-            let hours = (now - row.get::<i64, _>("finished_at")) / 3_600_000;
-            let mut who = format!("@{}", row.get::<String, _>("requested_by"));
-            if let Some(handle) = &cfg.escalate_to {
-                who.push_str(&format!(" {handle}"));
-            }
-            let detail: Option<String> = row.get("detail");
-            let body = format!(
-                "{who}: this task has been blocked for {hours} h and waits for a human decision.\n\n{}\n\nFix the cause and comment `/orion retry`, or close the issue.",
-                detail.as_deref().unwrap_or("(no reason recorded)").trim()
-            );
-            let posted = effects
-                .comment_once(
-                    &format!("task:{id}:reminder:{}", row.get::<i64, _>("finished_at")),
-                    issue,
-                    &body,
-                )
-                .await;
-            match posted {
-                Ok(outcome) if outcome.created => report.reminded.push(id),
-                Ok(_) => {}
-                Err(e) if e.is_transient() => return Err(forge(e)),
-                Err(e) => {
-                    tracing::warn!(task = id, repo = %repo_name, error = %e, "cannot remind");
+                    tracing::warn!(task = task.id, repo = %task.repo, error = ?e, "cannot remind");
                 }
             }
         }
     }
-    tracing::info!(tick, resumed = ?report.resumed, reminded = ?report.reminded, "heartbeat scan");
+    if cfg.sweep {
+        report.swept = super::sweep::sweep(s).await?;
+    }
+    tracing::info!(tick, resumed = ?report.resumed, reminded = ?report.reminded, swept = ?report.swept, "heartbeat scan");
     Ok(report)
+}
+
+/// Reminds the people of a task blocked too long, once per blocking; whether a reminder was
+/// posted now.
+async fn remind(s: &Services, github: &GitHub, task: &Task, now: i64) -> Result<bool, JobError> {
+    let cfg = &s.config.heartbeat;
+    let finished_at: i64 = sqlx::query("SELECT finished_at FROM tasks WHERE id = $1")
+        .bind(task.id)
+        .fetch_one(s.store.pool())
+        .await
+        .map_err(|e| JobError::Retry(e.into()))?
+        .get("finished_at");
+    let repo = github
+        .repo(task.installation, &task.repo)
+        .map_err(|e| JobError::Fatal(e.into()))?;
+    let effects = s.effects(github.clone(), repo);
+    let tracker = Tracker::of(s, task, &effects)?;
+    let hours = (now - finished_at) / 3_600_000;
+    let mut who = tracker.mention(&task.requested_by);
+    if let Some(handle) = &cfg.escalate_to {
+        who.push_str(&format!(" {handle}"));
+    }
+    let body = format!(
+        "{who}: this task has been blocked for {hours} h and waits for a human decision.\n\n{}\n\nFix the cause and comment `/orion retry`, or close the issue.",
+        task.detail
+            .as_deref()
+            .unwrap_or("(no reason recorded)")
+            .trim()
+    );
+    tracker
+        .comment_once(
+            task,
+            &format!("task:{}:reminder:{finished_at}", task.id),
+            &body,
+        )
+        .await
 }

@@ -48,6 +48,8 @@ use crate::text::tail;
 
 /// The job kind.
 pub const JOB: &str = "implement";
+/// The name of the check run Orion puts on its pull requests' heads.
+pub const CHECK_NAME: &str = "Orion";
 
 /// The job's payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1288,7 +1290,7 @@ impl Run<'_> {
             (CheckConclusion::Success, "Implemented; the tests pass")
         };
         let run = NewCheckRun {
-            name: "Orion".into(),
+            name: CHECK_NAME.into(),
             head_sha: head_sha.clone(),
             status: CheckStatus::Completed,
             conclusion: Some(conclusion),

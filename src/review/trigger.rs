@@ -42,6 +42,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                 &format!("head:{}", e.pull.head.sha),
             )
             .await
+            .map(drop)
         }
         EventKind::IssueComment(e)
             if e.action == CommentAction::Created && e.issue.is_pull_request =>
@@ -82,7 +83,8 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                     },
                     &format!("asked:{}", e.comment.id),
                 )
-                .await;
+                .await
+                .map(drop);
             }
             enqueue_review(
                 s,
@@ -93,6 +95,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
                 &format!("asked:{}", e.comment.id),
             )
             .await
+            .map(drop)
         }
         EventKind::ReviewThread(e) => {
             let me = github.identity().await.map_err(forge)?;
@@ -160,7 +163,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
 }
 
 /// Enqueues a review of pull request `pull`; `why` makes the key (`head:SHA` for a pushed head,
-/// so the push's webhook and Orion's own re-review after a fix are one job).
+/// so the push's webhook and Orion's own re-review after a fix are one job). Whether it was new.
 pub(crate) async fn enqueue_review(
     s: &Services,
     repo: &RepoName,
@@ -168,7 +171,7 @@ pub(crate) async fn enqueue_review(
     pull: IssueNumber,
     forced: bool,
     why: &str,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     s.jobs
         .enqueue(
             JOB,
@@ -181,19 +184,17 @@ pub(crate) async fn enqueue_review(
             format!("{JOB}:{repo}#{}:{why}", pull.0),
         )
         .await
-        .map_err(JobError::Retry)?;
-    Ok(())
+        .map_err(JobError::Retry)
 }
 
 /// Enqueues a fix round; `why` makes the key (the command's comment, or the head an automatic
-/// round answers).
-pub(crate) async fn enqueue_fix(s: &Services, job: FixJob, why: &str) -> Result<(), JobError> {
+/// round answers). Whether it was new.
+pub(crate) async fn enqueue_fix(s: &Services, job: FixJob, why: &str) -> Result<bool, JobError> {
     let key = format!("{FIX}:{}#{}:{why}", job.repo, job.pull.0);
     s.jobs
         .enqueue(FIX, &job, key)
         .await
-        .map_err(JobError::Retry)?;
-    Ok(())
+        .map_err(JobError::Retry)
 }
 
 /// Whether a reply to a finding disagrees with it: the reviewer is wrong, it is intended, or

@@ -100,3 +100,98 @@ async fn a_scan_resumes_a_stuck_task_and_reminds_people_of_a_long_blocked_one_on
         .count();
     assert_eq!(implement_runs, 1);
 }
+
+/// The scan's GitHub requests from `from` on: (list reads, of them answered 304).
+fn list_reads(w: &World, from: usize) -> (usize, usize) {
+    let requests = w.github.requests();
+    let lists: Vec<_> = requests[from..]
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && (r.path.ends_with("/issues")
+                    || r.path.ends_with("/pulls")
+                    || r.path.ends_with("/check-runs"))
+        })
+        .collect();
+    let not_modified = lists.iter().filter(|r| r.status == 304).count();
+    (lists.len(), not_modified)
+}
+
+#[tokio::test]
+async fn a_scan_starts_a_labelled_issue_whose_webhook_was_lost_and_reviews_a_waiting_pull_once() {
+    let w = World::start().await;
+    // Labelled by alice (write access) while Orion was down: no webhook ever arrives.
+    let n = w.red_issue();
+    w.github.label(REPO, n, "orion", "alice");
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    // Labelled by mallory, who may not spend the team's budget.
+    let uninvited = w.github.issue(REPO, "mallory", "Make it purple", "Purple!");
+    w.github.label(REPO, uninvited, "orion", "mallory");
+    // bob's pull request, opened while Orion was down.
+    w.widgets
+        .commit_on("shades", &[("src/shade.txt", "light\n")], "Add shades");
+    let human = w
+        .github
+        .open_pull(REPO, "bob", "shades", "main", "Shades", "Adds shades.");
+    // One review each for bob's pull request and, once open, Orion's own.
+    w.model
+        .script("pull_review", [review_clean(), review_clean()]);
+
+    heartbeat(&w, 1).await;
+    wait_until(Duration::from_secs(120), || async {
+        w.github.pulls(REPO).len() == 2 && !w.github.comments(REPO, human).is_empty()
+    })
+    .await;
+    w.app.drain().await;
+    assert!(
+        w.github
+            .reactions(REPO, n)
+            .iter()
+            .any(|(_, content)| content == "eyes"),
+        "the start is acknowledged on the issue"
+    );
+    assert!(w.github.comments(REPO, uninvited).is_empty());
+    let orion_pull = w
+        .github
+        .pulls(REPO)
+        .into_iter()
+        .find(|p| p.number != human)
+        .expect("Orion's pull request");
+    assert_eq!(w.pushed_file(&orion_pull.head, "src/colour.txt"), "red\n");
+
+    // The next scan starts nothing and reviews nothing again, and its list reads are all
+    // answered 304 Not Modified (the labelled-issue list is asked for `since` the newest one
+    // seen, so after the first scan's change it is read afresh once, then conditionally).
+    heartbeat(&w, 2).await;
+    w.app.drain().await;
+    assert_eq!(
+        w.model.requests("pull_review").len(),
+        2,
+        "both heads reviewed"
+    );
+    let before = w.github.requests().len();
+    heartbeat(&w, 3).await;
+    w.app.drain().await;
+    let (lists, not_modified) = list_reads(&w, before);
+    assert!(lists >= 2, "the scan read its lists: {lists}");
+    assert_eq!(not_modified, lists, "an idle repository costs no quota");
+    let kinds: Vec<String> = w.app.jobs().await.into_iter().map(|j| j.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "implement").count(), 1);
+    assert_eq!(
+        w.model.requests("pull_review").len(),
+        2,
+        "no head is reviewed twice"
+    );
+    let summaries = w.github.comments(REPO, human);
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert!(
+        summaries[0].body.contains("No new findings"),
+        "{}",
+        summaries[0].body
+    );
+    assert!(w.github.comments(REPO, uninvited).is_empty());
+}
