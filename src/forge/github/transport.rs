@@ -216,6 +216,17 @@ impl Api {
         path: &str,
         what: &str,
     ) -> Result<Vec<T>, ForgeError> {
+        self.list_in(path, what, |page: Vec<T>| page).await
+    }
+
+    /// [`Api::list`] for the endpoints whose page is an object holding the list (check runs,
+    /// an installation's repositories): `items_of` takes the list out of each page.
+    pub(crate) async fn list_in<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        what: &str,
+        items_of: impl Fn(P) -> Vec<T>,
+    ) -> Result<Vec<T>, ForgeError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{path}{sep}per_page=100"));
         let mut items = Vec::new();
@@ -224,8 +235,8 @@ impl Api {
             pages += 1;
             let call = Call::get(path, what);
             let answer = self.send(&call).await?;
-            let page: Vec<T> = decode(&answer.body, what)?;
-            items.extend(page);
+            let page: P = decode(&answer.body, what)?;
+            items.extend(items_of(page));
             if pages < MAX_PAGES {
                 next = next_page(&answer.headers);
             }
