@@ -158,7 +158,7 @@ fn help(s: &Services) -> String {
         ("review", "on a pull request: review the whole of it now"),
         (
             "fix",
-            "on a pull request: address the open review comments and push the fix",
+            "on a pull request: address the open review comments and failing checks and push the fix",
         ),
         (
             "retry",

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::app::Services;
 use crate::event::{InstallationId, IssueNumber, RepoName};
 use crate::forge::github::{
-    CheckRunSummary, ForgeError, GitHub, Permission, ReactionTarget, ReadCache, ReadCost, Repo,
+    ForgeError, GitHub, Permission, ReactionTarget, ReadCache, ReadCost, Repo,
 };
 use crate::heartbeat::config::FailingChecks;
 use crate::implement::forge_error as forge;
@@ -307,17 +307,6 @@ struct Head<'a> {
     sha: &'a str,
 }
 
-/// Whether a check run counts as failing: completed with failure, timed out or asking for
-/// action. Orion's own check (its summary of the task) is not a test of the code.
-fn fails(run: &CheckRunSummary) -> bool {
-    run.status == "completed"
-        && matches!(
-            run.conclusion.as_deref(),
-            Some("failure" | "timed_out" | "action_required")
-        )
-        && run.name != crate::implement::pipeline::CHECK_NAME
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn failing_checks(
     s: &Services,
@@ -330,9 +319,10 @@ async fn failing_checks(
     swept: &mut Swept,
 ) -> Result<(), Failure> {
     let Head { pull, sha: head } = at;
-    let (runs, read) = repo.check_runs_at(head, Some(cache)).await?;
+    let (runs, read) = repo.latest_check_runs(head, Some(cache)).await?;
     *cost += read;
-    let failing: Vec<&CheckRunSummary> = runs.iter().filter(|r| fails(r)).collect();
+    let own_app = s.github_required()?.identity().await?.app_id;
+    let failing = crate::review::fix::failing(runs, own_app);
     if failing.is_empty() {
         return Ok(());
     }
@@ -345,8 +335,8 @@ async fn failing_checks(
     else {
         return Ok(()); // not a pull request a task opened: nothing Orion may push to
     };
-    let names: Vec<String> = failing.iter().map(|c| format!("`{}`", c.name)).collect();
-    let names = names.join(", ");
+    let names = crate::review::fix::failing_checks(&failing, crate::review::fix::linked_name);
+    let short = &head[..head.len().min(7)];
     let cfg = &s.config.heartbeat;
     let rounds = fix_rounds(s, name, pull).await?;
     let effects = s.effects(s.github_required()?.clone(), repo.clone());
@@ -358,14 +348,14 @@ async fn failing_checks(
             asked: None,
         };
         if enqueue_fix(s, job, &checks_fix_why(head)).await? {
-            tracing::info!(pull = %reference, head, task = task.id, checks = %names, "failing checks: fix round started");
+            tracing::info!(pull = %reference, head, task = task.id, checks = %names, "fix round started");
             swept.fixing.push(reference);
         }
         return Ok(());
     }
     if cfg.failing_checks == FailingChecks::Fix && !red {
         let body = format!(
-            "Checks {names} still fail at {head} after {rounds} automatic fix round(s); Orion leaves this to a human. Comment `/orion fix` to let it try again.",
+            "The {names} still fail at {short} after {rounds} automatic fix round(s); Orion leaves this to a human. Comment `/orion fix` to let it try again.",
         );
         effects
             .comment_once(
@@ -378,7 +368,7 @@ async fn failing_checks(
         return Ok(());
     }
     let body = format!(
-        "Checks {names} fail at {head}. Comment `/orion fix` and Orion will push a fix to this pull request.",
+        "The {names} at {short}: comment `/orion fix` and Orion will push a fix to this pull request.",
     );
     if effects
         .comment_once(&format!("heartbeat:checks:{}:{head}", pull.0), pull, &body)

@@ -48,8 +48,6 @@ use crate::text::tail;
 
 /// The job kind.
 pub const JOB: &str = "implement";
-/// The name of the check run Orion puts on its pull requests' heads.
-pub const CHECK_NAME: &str = "Orion";
 
 /// The job's payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1290,7 +1288,7 @@ impl Run<'_> {
             (CheckConclusion::Success, "Implemented; the tests pass")
         };
         let run = NewCheckRun {
-            name: CHECK_NAME.into(),
+            name: "Orion".into(),
             head_sha: head_sha.clone(),
             status: CheckStatus::Completed,
             conclusion: Some(conclusion),

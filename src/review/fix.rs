@@ -1,6 +1,7 @@
 //! `/orion fix`: a dev agent addresses the open review threads of one of Orion's pull requests
-//! (Orion's findings and people's comments alike), the fix is pushed to the pull request's
-//! branch, every addressed thread gets a reply saying what was done, and the new head is
+//! (Orion's findings and people's comments alike) and the checks failing at its head (CI's, never
+//! Orion's own), the fix is pushed to the pull request's branch, every addressed thread gets a
+//! reply saying what was done, one comment names the checks addressed, and the new head is
 //! reviewed again. Orion's review of its own pull request starts the same job by itself when it
 //! finds something critical, a bounded number of rounds (`review.auto_fix_rounds`).
 //!
@@ -18,6 +19,7 @@ use super::memory::{FindingState, ReviewMemory};
 use crate::agent::dev::{StepContext, StepError, run_step};
 use crate::app::Services;
 use crate::event::{InstallationId, IssueNumber, RepoName};
+use crate::forge::github::CheckRunSummary;
 use crate::implement::prompts::{FixContext, IssueContext, RepoContext, Role};
 use crate::implement::task::Tasks;
 use crate::implement::tracker::Tracker;
@@ -49,12 +51,26 @@ struct Thread {
     finding: Option<String>,
 }
 
-/// Addresses the open review threads of an Orion pull request.
+/// How much of a failed check's summary, and of its text, the agent reads (bytes each): enough
+/// for the failing tests and their messages, not a whole build log.
+const CHECK_OUTPUT_BUDGET: usize = 4_000;
+
+/// The check runs among `runs` that failed, but for those of Orion's own App (`own_app`): its
+/// check run reports on its own work, and fixing code because of it would chase its tail.
+pub(crate) fn failing(runs: Vec<CheckRunSummary>, own_app: Option<u64>) -> Vec<CheckRunSummary> {
+    runs.into_iter()
+        .filter(|c| c.failed())
+        .filter(|c| c.app.as_ref().is_none_or(|a| Some(a.id) != own_app))
+        .collect()
+}
+
+/// Addresses the open review threads and the failing checks of an Orion pull request.
 pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Result<(), JobError> {
     let github = s.github_required()?;
     let repo = github.repo(job.installation, &job.repo).map_err(forge)?;
     let effects = s.effects(github.clone(), repo.clone());
-    let me = github.identity().await.map_err(forge)?.login.clone();
+    let identity = github.identity().await.map_err(forge)?;
+    let me = identity.login.clone();
     let answer_key = |what: &str| match &job.asked {
         Some((id, _)) => format!("fix:{what}:{id}"),
         None => format!("fix:{what}:auto:{}", job.pull.0),
@@ -119,7 +135,14 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
             });
         }
     }
-    if threads.is_empty() {
+    // The checks failing at the head, but for Orion's own (its check run reports on its own work,
+    // and fixing code because of it would chase its tail).
+    let (runs, _) = repo
+        .latest_check_runs(&pull.head.sha, None)
+        .await
+        .map_err(forge)?;
+    let checks = failing(runs, identity.app_id);
+    if threads.is_empty() && checks.is_empty() {
         if job.asked.is_some() {
             effects
                 .comment_once(
@@ -173,6 +196,16 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
         let body = t.body.split("<!--").next().unwrap_or_default().trim();
         let _ = writeln!(findings, "- {where_} ({who}): {body}");
     }
+    for c in &checks {
+        let conclusion = c.conclusion.as_deref().unwrap_or_default();
+        let _ = writeln!(
+            findings,
+            "- The check `{}` failed ({conclusion}); what it reported is under the test output.",
+            c.name
+        );
+    }
+    let check_output = (!checks.is_empty()).then(|| checks_output(&checks));
+    let addressed = addressed(&threads, &checks);
     let issue_ctx = IssueContext {
         comments: Vec::new(),
         ..Tracker::of(s, &task, &effects)?.read(&task).await?
@@ -190,7 +223,7 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
                 issue: &issue_ctx,
                 repo: &repo_ctx,
                 findings: &findings,
-                test_output: None,
+                test_output: check_output.as_deref(),
             },
         )
         .map_err(|e| JobError::Fatal(e.into()))?;
@@ -232,7 +265,14 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
                 .comment_once(
                     &answer_key("failed"),
                     job.pull,
-                    &format!("Orion could not address the review comments: {e}. The threads stay open for a human."),
+                    &format!(
+                        "Orion could not address the {addressed}: {e}. {}",
+                        if threads.is_empty() {
+                            "This is left for a human."
+                        } else {
+                            "The threads stay open for a human."
+                        }
+                    ),
                 )
                 .await
                 .map_err(forge)?;
@@ -255,7 +295,7 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
         .map(|(_, login)| (login.clone(), format!("{login}@users.noreply.github.com")));
     let sha = match workspace
         .commit_paths(
-            "fix: address review comments",
+            &format!("fix: address {addressed}"),
             &keep,
             co_author.as_ref().map(|(l, e)| (l.as_str(), e.as_str())),
         )
@@ -269,7 +309,7 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
                     &answer_key("unchanged"),
                     job.pull,
                     &format!(
-                        "Orion looked at the review comments and changed nothing: {}",
+                        "Orion looked at the {addressed} and changed nothing: {}",
                         done.summary
                     ),
                 )
@@ -302,6 +342,20 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
                 .map_err(JobError::Retry)?;
         }
     }
+    if !checks.is_empty() {
+        effects
+            .comment_once(
+                &format!("fix:checks:{sha}"),
+                job.pull,
+                &format!(
+                    "Orion pushed `{short}` for the {}: {}",
+                    failing_checks(&checks, linked_name),
+                    done.summary.trim()
+                ),
+            )
+            .await
+            .map_err(forge)?;
+    }
     // The new head is reviewed like any push (the webhook of this push finds the same job).
     super::trigger::enqueue_review(
         s,
@@ -312,6 +366,57 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
         &format!("head:{sha}"),
     )
     .await?;
-    tracing::info!(repo = %job.repo, pull = %job.pull, %sha, threads = threads.len(), "review comments addressed");
+    tracing::info!(repo = %job.repo, pull = %job.pull, %sha, threads = threads.len(), checks = checks.len(), "review comments and failing checks addressed");
     Ok(())
+}
+
+/// What a round addresses, in words: "review comments", "failing check `ci`", or both.
+fn addressed(threads: &[Thread], checks: &[CheckRunSummary]) -> String {
+    let mut parts = Vec::new();
+    if !threads.is_empty() {
+        parts.push("review comments".to_owned());
+    }
+    if !checks.is_empty() {
+        parts.push(failing_checks(checks, |c| format!("`{}`", c.name)));
+    }
+    parts.join(" and ")
+}
+
+/// "failing check `ci`", "failing checks `ci`, `lint`", each name written by `name`.
+pub(crate) fn failing_checks(
+    checks: &[CheckRunSummary],
+    name: impl Fn(&CheckRunSummary) -> String,
+) -> String {
+    let names: Vec<String> = checks.iter().map(name).collect();
+    let plural = if checks.len() == 1 { "" } else { "s" };
+    format!("failing check{plural} {}", names.join(", "))
+}
+
+/// A check's name, linked to its page when GitHub gave one.
+pub(crate) fn linked_name(check: &CheckRunSummary) -> String {
+    match &check.html_url {
+        Some(url) => format!("[`{}`]({url})", check.name),
+        None => format!("`{}`", check.name),
+    }
+}
+
+/// What the failed checks reported, for the agent: each one's title, the start of its summary
+/// and the end of its text (a log's failures come last).
+fn checks_output(checks: &[CheckRunSummary]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let conclusion = c.conclusion.as_deref().unwrap_or_default();
+        let _ = writeln!(out, "### Check `{}`: {conclusion}\n", c.name);
+        let o = &c.output;
+        if let Some(title) = &o.title {
+            let _ = writeln!(out, "{}\n", crate::text::head(title, CHECK_OUTPUT_BUDGET));
+        }
+        if let Some(summary) = &o.summary {
+            let _ = writeln!(out, "{}\n", crate::text::head(summary, CHECK_OUTPUT_BUDGET));
+        }
+        if let Some(text) = &o.text {
+            let _ = writeln!(out, "{}\n", crate::text::tail(text, CHECK_OUTPUT_BUDGET));
+        }
+    }
+    out
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::fake_github::AppCheck;
 use crate::fake_model::Answer;
 use crate::implement::{REPO, World, finish, review_clean, write};
 use crate::support::{corpus, wait_until};
@@ -25,6 +26,49 @@ async fn shades_pull(w: &World) -> u64 {
         "Add shades",
         "The three shades we sell.",
     )
+}
+
+/// Orion's pull request for the red issue, opened, its task done and not yet reviewed; returns
+/// its number and branch.
+async fn orions_red_pull(w: &World) -> (u64, String) {
+    let n = w.red_issue();
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    w.label(n, "orion", "alice").await;
+    w.wait_for_pull().await;
+    // The task learns its pull request's number after GitHub shows the pull request: until the
+    // pipeline is done, `/orion fix` would not know the pull request as Orion's.
+    w.app.drain().await;
+    let pr = w.github.pulls(REPO).remove(0);
+    (pr.number, pr.head)
+}
+
+/// The App `app` reports the check `name` with `conclusion` on the head of `branch`.
+fn reports(w: &World, app: &str, branch: &str, name: &str, conclusion: &str, summary: &str) {
+    let head = w.widgets.branch_sha(branch).unwrap();
+    w.github.app_check(
+        REPO,
+        &head,
+        AppCheck {
+            app,
+            name,
+            conclusion,
+            title: &format!("{name}: {conclusion}"),
+            summary,
+        },
+    );
+}
+
+/// Asserts that a comment on `n` starts with `start` (Orion's end in an effect marker).
+fn assert_commented(w: &World, n: u64, start: &str) {
+    let comments = w.github.comments(REPO, n);
+    assert!(
+        comments.iter().any(|c| c.body.starts_with(start)),
+        "{comments:?}"
+    );
 }
 
 /// GitHub delivers `pull_request.<action>` for pull request `n`, as it is now.
@@ -466,15 +510,7 @@ async fn a_large_pull_request_is_reviewed_completely_in_chunks_with_the_coverage
 #[tokio::test]
 async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_and_re_reviewed() {
     let w = World::start().await;
-    let n = w.red_issue();
-    w.model.script(
-        "implement",
-        [write("src/colour.txt", "red\n"), finish("red")],
-    );
-    w.model.script("review", [review_clean()]);
-    w.label(n, "orion", "alice").await;
-    w.wait_for_pull().await;
-    let pr = w.github.pulls(REPO)[0].clone();
+    let (n, branch) = orions_red_pull(&w).await;
 
     // GitHub tells Orion about its own pull request; its review finds something critical.
     w.model.script(
@@ -496,18 +532,18 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
     );
     // The re-review of the fixed head finds nothing new.
     w.model.script("pull_review", [findings(vec![])]);
-    pull_event_by(&w, pr.number, "opened", &w.github.bot_login()).await;
+    pull_event_by(&w, n, "opened", &w.github.bot_login()).await;
 
     wait_until(Duration::from_secs(60), || async {
-        let roots = w.github.thread_roots(REPO, pr.number);
+        let roots = w.github.thread_roots(REPO, n);
         roots.len() == 1 && !w.github.thread_replies(REPO, roots[0]).is_empty()
     })
     .await;
-    let root = w.github.thread_roots(REPO, pr.number)[0];
+    let root = w.github.thread_roots(REPO, n)[0];
     let reply = &w.github.thread_replies(REPO, root)[0];
     assert!(reply.body.starts_with("Addressed in `"), "{}", reply.body);
     assert!(reply.body.contains("Added src/shade.txt"), "{}", reply.body);
-    let head = w.widgets.branch_sha(&pr.head).unwrap();
+    let head = w.widgets.branch_sha(&branch).unwrap();
     assert!(reply.body.contains(&head[..7]), "{} vs {head}", reply.body);
     // The reviewer read the issue the pull request resolves.
     let asked = &w.model.requests("pull_review")[0].last_user_text;
@@ -516,8 +552,8 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
         "{asked}"
     );
     // Orion reviewed its own PR with a comment (GitHub refuses "request changes" on one's own).
-    assert_eq!(w.github.reviews(REPO, pr.number)[0].state, "COMMENTED");
-    let summary = summary_at(&w, pr.number, &head).await;
+    assert_eq!(w.github.reviews(REPO, n)[0].state, "COMMENTED");
+    let summary = summary_at(&w, n, &head).await;
     assert!(summary.contains("✅ No new findings"), "{summary}");
     w.app.drain().await;
     let states: Vec<String> = sqlx::query_scalar("SELECT state FROM review_findings")
@@ -531,13 +567,100 @@ async fn a_critical_finding_on_orions_own_pull_request_is_fixed_pushed_answered_
     let theirs = shades_pull(&w).await;
     pull_comment(&w, theirs, "alice", "/orion fix").await;
     w.app.drain().await;
-    assert!(
-        w.github.comments(REPO, theirs).iter().any(|c| c
-            .body
-            .starts_with("Orion only pushes to branches it created")),
-        "{:?}",
-        w.github.comments(REPO, theirs)
+    assert_commented(&w, theirs, "Orion only pushes to branches it created");
+}
+
+#[tokio::test]
+async fn a_failing_check_on_orions_pull_request_is_fixed_pushed_and_named_in_a_comment() {
+    let w = World::start().await;
+    let (n, branch) = orions_red_pull(&w).await;
+    let before = w.widgets.branch_sha(&branch).unwrap();
+    reports(
+        &w,
+        "ci",
+        &branch,
+        "tests",
+        "failure",
+        "1 test failed: shade_is_listed (src/shade.txt is missing)",
     );
+    reports(&w, "ci", &branch, "lint", "neutral", "2 warnings");
+    w.model.script(
+        "fix",
+        [
+            write("src/shade.txt", "crimson\n"),
+            finish("Added src/shade.txt, which shade_is_listed reads."),
+        ],
+    );
+    w.model.fallback("pull_review", findings(vec![]));
+
+    pull_comment(&w, n, "alice", "/orion fix").await;
+    let pushed = |c: &crate::fake_github::CommentView| c.body.starts_with("Orion pushed `");
+    wait_until(Duration::from_secs(60), || async {
+        w.github.comments(REPO, n).iter().any(pushed)
+    })
+    .await;
+    let head = w.widgets.branch_sha(&branch).unwrap();
+    assert_ne!(head, before, "the fix is pushed");
+    let comment = w
+        .github
+        .comments(REPO, n)
+        .into_iter()
+        .find(pushed)
+        .unwrap()
+        .body;
+    assert!(
+        comment.starts_with(&format!(
+            "Orion pushed `{}` for the failing check [`tests`](",
+            &head[..7]
+        )),
+        "{comment}"
+    );
+    assert!(comment.contains("Added src/shade.txt"), "{comment}");
+    assert!(
+        !comment.contains("lint"),
+        "a neutral check is not failing: {comment}"
+    );
+    // The agent read what the check reported, and only the failing one.
+    let asked = &w.model.requests("fix")[0].last_user_text;
+    assert!(
+        asked.contains("### Check `tests`: failure") && asked.contains("src/shade.txt is missing"),
+        "{asked}"
+    );
+    assert!(!asked.contains("2 warnings"), "{asked}");
+    let repo = git2::Repository::open_bare(&w.widgets.bare).unwrap();
+    let commit = repo
+        .find_commit(git2::Oid::from_str(&head).unwrap())
+        .unwrap();
+    assert_eq!(commit.summary(), Some("fix: address failing check `tests`"));
+    assert!(
+        w.github.thread_roots(REPO, n).is_empty(),
+        "no thread to reply in"
+    );
+    w.app.drain().await;
+    assert!(w.model.misses().is_empty(), "{:?}", w.model.misses());
+}
+
+#[tokio::test]
+async fn passing_neutral_and_orions_own_checks_leave_nothing_for_orion_fix_to_address() {
+    let w = World::start().await;
+    let (n, branch) = orions_red_pull(&w).await;
+    let before = w.widgets.branch_sha(&branch).unwrap();
+    reports(&w, "ci", &branch, "tests", "success", "12 tests passed");
+    reports(&w, "ci", &branch, "lint", "neutral", "2 warnings");
+    reports(&w, "ci", &branch, "deploy", "cancelled", "superseded");
+    // Orion's own check run failing is Orion's to report, not a reason to change the code.
+    let orion = w.github.bot_login().replace("[bot]", "");
+    reports(&w, &orion, &branch, "Orion", "failure", "Tests still fail");
+
+    pull_comment(&w, n, "alice", "/orion fix").await;
+    w.app.drain().await;
+    assert_commented(
+        &w,
+        n,
+        "There are no open review comments for Orion to address.",
+    );
+    assert!(w.model.requests("fix").is_empty());
+    assert_eq!(w.widgets.branch_sha(&branch).unwrap(), before);
 }
 
 #[tokio::test]

@@ -292,22 +292,18 @@ impl GitHub {
                 for inst in found {
                     let id = InstallationId(inst.id);
                     let api = self.api(Some(id))?;
-                    // Paginated by hand: the list sits inside an object, not at the top level.
-                    let mut repositories = Vec::new();
-                    for page in 1..=super::transport::MAX_PAGES {
-                        let list: RepoList = api
-                            .json(&Call::get(
-                                format!("/installation/repositories?per_page=100&page={page}"),
-                                format!("listing installation {}'s repositories", inst.id),
-                            ))
-                            .await?;
-                        let n = list.repositories.len();
-                        repositories
-                            .extend(list.repositories.into_iter().map(|r| RepoName(r.full_name)));
-                        if n < 100 {
-                            break;
-                        }
-                    }
+                    let repositories = api
+                        .list_in(
+                            "/installation/repositories",
+                            &format!("listing installation {}'s repositories", inst.id),
+                            None,
+                            |page: RepoList| page.repositories,
+                        )
+                        .await?
+                        .0
+                        .into_iter()
+                        .map(|r| RepoName(r.full_name))
+                        .collect();
                     out.push(InstallationInfo {
                         id,
                         account: inst.account.login,

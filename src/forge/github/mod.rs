@@ -21,8 +21,8 @@ pub use credentials::{
 pub use effects::{DryRun, Effects, Outcome, marker, with_marker};
 pub use error::ForgeError;
 pub use repo::{
-    CheckConclusion, CheckOutput, CheckRunSummary, CheckRunUpdate, CheckStatus, INSTRUCTION_FILES,
-    InlineComment, NewCheckRun, NewPullRequest, NewReview, Permission, PullRequestUpdate,
-    ReactionTarget, Repo, ReviewEvent, Side,
+    CheckConclusion, CheckOutput, CheckRunApp, CheckRunOutput, CheckRunSummary, CheckRunUpdate,
+    CheckStatus, INSTRUCTION_FILES, InlineComment, NewCheckRun, NewPullRequest, NewReview,
+    Permission, PullRequestUpdate, ReactionTarget, Repo, ReviewEvent, Side,
 };
 pub use transport::Api;

@@ -193,6 +193,38 @@ pub struct CheckRunSummary {
     pub conclusion: Option<String>,
     pub external_id: Option<String>,
     pub html_url: Option<String>,
+    /// What the check said, which is what an agent fixing a failed check has to go on.
+    #[serde(default)]
+    pub output: CheckRunOutput,
+    /// The App that ran the check, so Orion can tell its own runs from CI's.
+    pub app: Option<CheckRunApp>,
+}
+
+/// A listed check run's output; GitHub sends `null` for the parts a check did not write.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckRunOutput {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub text: Option<String>,
+}
+
+/// The App behind a check run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckRunApp {
+    pub id: u64,
+    pub slug: Option<String>,
+}
+
+impl CheckRunSummary {
+    /// Whether the run finished with a verdict someone has to act on. A cancelled, neutral,
+    /// skipped or stale run says nothing about the code, so it is no reason to change it.
+    pub fn failed(&self) -> bool {
+        self.status == "completed"
+            && matches!(
+                self.conclusion.as_deref(),
+                Some("failure" | "timed_out" | "action_required")
+            )
+    }
 }
 
 /// One repository as one set of credentials sees it.
@@ -519,58 +551,46 @@ impl Repo {
         }
     }
 
-    /// Check runs named `name` on commit `sha`.
+    /// Every check run named `name` on commit `sha`, re-runs and superseded ones too (the
+    /// effect journal looks among them for the run it created).
     pub async fn check_runs(
         &self,
         sha: &str,
         name: &str,
     ) -> Result<Vec<CheckRunSummary>, ForgeError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            check_runs: Vec<CheckRunSummary>,
-        }
-        let path = format!(
-            "{}/commits/{}/check-runs?check_name={}&filter=all&per_page=100",
-            self.root,
-            encode(sha),
-            encode(name)
-        );
-        let answer: Answer = self
-            .api
-            .json(&Call::get(
-                path,
-                self.what(format!("listing check runs on {sha}")),
-            ))
-            .await?;
-        Ok(answer.check_runs)
+        let query = format!("check_name={}&filter=all", encode(name));
+        Ok(self.list_check_runs(sha, &query, None).await?.0)
     }
 
-    /// The latest check runs of every app on commit `sha`, read conditionally through `cache`.
-    pub async fn check_runs_at(
+    /// The latest run of every check on commit `sha`: what the pull request's checks show.
+    /// With `cache`, read conditionally (the heartbeat asks on every tick).
+    pub async fn latest_check_runs(
         &self,
         sha: &str,
         cache: Option<&ReadCache>,
     ) -> Result<(Vec<CheckRunSummary>, ReadCost), ForgeError> {
+        self.list_check_runs(sha, "filter=latest", cache).await
+    }
+
+    async fn list_check_runs(
+        &self,
+        sha: &str,
+        query: &str,
+        cache: Option<&ReadCache>,
+    ) -> Result<(Vec<CheckRunSummary>, ReadCost), ForgeError> {
         #[derive(Deserialize)]
-        struct Answer {
+        struct Page {
             check_runs: Vec<CheckRunSummary>,
         }
-        let what = self.what(format!("listing check runs on {sha}"));
-        let mut next = Some(format!(
-            "{}/commits/{}/check-runs?filter=latest&per_page=100",
-            self.root,
-            encode(sha)
-        ));
-        let (mut runs, mut cost) = (Vec::new(), ReadCost::default());
-        while let Some(path) = next.take() {
-            let (body, link) = self.api.read_page(&path, &what, cache, &mut cost).await?;
-            let page: Answer = super::transport::decode(&body, &what)?;
-            runs.extend(page.check_runs);
-            if (cost.requests as usize) < super::transport::MAX_PAGES {
-                next = link;
-            }
-        }
-        Ok((runs, cost))
+        let path = format!("{}/commits/{}/check-runs?{query}", self.root, encode(sha));
+        self.api
+            .list_in(
+                &path,
+                &self.what(format!("listing check runs on {sha}")),
+                cache,
+                |page: Page| page.check_runs,
+            )
+            .await
     }
 
     // ---- writes that are safe to repeat -----------------------------------------------------
@@ -865,6 +885,29 @@ mod tests {
         assert_eq!(encode("orion:blocked"), "orion%3Ablocked");
         assert_eq!(encode_path(".github/orion.yml"), ".github/orion.yml");
         assert_eq!(encode_path("docs/a b#.md"), "docs/a%20b%23.md");
+    }
+
+    #[test]
+    fn only_verdicts_to_act_on_make_a_check_failed() {
+        let run = |status: &str, conclusion: Option<&str>| -> CheckRunSummary {
+            serde_json::from_value(json!({
+                "id": 1, "name": "ci", "head_sha": "abc", "status": status,
+                "conclusion": conclusion, "external_id": "", "html_url": null,
+                "output": { "title": null, "summary": null, "text": null },
+                "app": { "id": 15368, "slug": "github-actions" },
+            }))
+            .unwrap()
+        };
+        for failed in ["failure", "timed_out", "action_required"] {
+            assert!(run("completed", Some(failed)).failed(), "{failed}");
+        }
+        for fine in ["success", "neutral", "cancelled", "skipped", "stale"] {
+            assert!(!run("completed", Some(fine)).failed(), "{fine}");
+        }
+        assert!(!run("in_progress", None).failed());
+        let listed = run("completed", Some("failure"));
+        assert_eq!(listed.app.unwrap().slug.as_deref(), Some("github-actions"));
+        assert!(listed.output.title.is_none());
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl Api {
         path: &str,
         what: &str,
     ) -> Result<Vec<T>, ForgeError> {
-        Ok(self.list_pages(path, what, None).await?.0)
+        Ok(self.list_in(path, what, None, |page: Vec<T>| page).await?.0)
     }
 
     /// Reads every page of a list like [`Api::list`]; with `cache`, each page is asked for
@@ -239,14 +239,26 @@ impl Api {
         what: &str,
         cache: Option<&ReadCache>,
     ) -> Result<(Vec<T>, ReadCost), ForgeError> {
+        self.list_in(path, what, cache, |page: Vec<T>| page).await
+    }
+
+    /// [`Api::list_pages`] for the endpoints whose page is an object holding the list (check
+    /// runs, an installation's repositories): `items_of` takes the list out of each page.
+    pub(crate) async fn list_in<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        what: &str,
+        cache: Option<&ReadCache>,
+        items_of: impl Fn(P) -> Vec<T>,
+    ) -> Result<(Vec<T>, ReadCost), ForgeError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{path}{sep}per_page=100"));
         let mut items = Vec::new();
         let mut cost = ReadCost::default();
         while let Some(path) = next.take() {
             let (body, link) = self.read_page(&path, what, cache, &mut cost).await?;
-            let page: Vec<T> = decode(&body, what)?;
-            items.extend(page);
+            let page: P = decode(&body, what)?;
+            items.extend(items_of(page));
             if (cost.requests as usize) < MAX_PAGES {
                 next = link;
             }

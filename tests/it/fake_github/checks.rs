@@ -10,10 +10,11 @@ use axum::http::{StatusCode, Uri};
 use chrono::DateTime;
 use serde_json::{Value, json};
 
+use super::FakeGitHub;
 use super::auth::Caller;
 use super::gitrepo;
 use super::issues::parse_number;
-use super::model::{CheckRunRecord, Model, RepoRecord, now};
+use super::model::{CheckRunRecord, Model, OtherApp, RepoRecord, now};
 use super::pulls::head_sha;
 use super::render::{WEB, node_id, time};
 use super::respond::{
@@ -91,9 +92,68 @@ impl Model {
             },
             "name": run.name,
             "check_suite": { "id": run.suite_id },
-            "app": self.app_json(),
+            "app": match &run.app {
+                None => self.app_json(),
+                Some(other) => json!({
+                    "id": other.id,
+                    "slug": other.slug,
+                    "node_id": node_id("App", other.id),
+                    "name": other.slug,
+                }),
+            },
             "pull_requests": pulls,
         })
+    }
+}
+
+/// A completed check run an App reports on a commit, as CI does.
+pub struct AppCheck<'a> {
+    /// The App's slug, e.g. `ci`; Orion's own slug records the run as Orion's.
+    pub app: &'a str,
+    pub name: &'a str,
+    /// One of GitHub's conclusions: `failure`, `neutral`, `success`…
+    pub conclusion: &'a str,
+    pub title: &'a str,
+    pub summary: &'a str,
+}
+
+impl FakeGitHub {
+    /// `check.app` reports `check` on commit `sha` of `repo` (a webhook is the caller's to
+    /// send); returns the run's id.
+    pub fn app_check(&self, repo: &str, sha: &str, check: AppCheck<'_>) -> u64 {
+        assert!(
+            CONCLUSIONS.contains(&check.conclusion),
+            "GitHub has no conclusion {:?}",
+            check.conclusion
+        );
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        let head_sha = gitrepo::resolve_commit(&model.repo(&key).bare, sha)
+            .unwrap_or_else(|| panic!("{repo} has no commit {sha}"));
+        let id = model.next_id();
+        let suite_id = model.next_id();
+        let app = (check.app != model.app.slug).then(|| OtherApp {
+            id: model.next_id(),
+            slug: check.app.to_owned(),
+        });
+        let run = CheckRunRecord {
+            id,
+            suite_id,
+            name: check.name.to_owned(),
+            head_sha,
+            status: "completed".to_owned(),
+            conclusion: Some(check.conclusion.to_owned()),
+            external_id: None,
+            details_url: None,
+            title: Some(check.title.to_owned()),
+            summary: Some(check.summary.to_owned()),
+            text: None,
+            started_at: Some(now()),
+            completed_at: Some(now()),
+            app,
+        };
+        model.repo_mut(&key).check_runs.insert(id, run);
+        id
     }
 }
 
@@ -241,6 +301,7 @@ pub(super) async fn create(
         text: None,
         started_at: Some(now()),
         completed_at: None,
+        app: None,
     };
     apply(&mut run, &request)?;
     model.repo_mut(&key).check_runs.insert(id, run);

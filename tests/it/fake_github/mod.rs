@@ -42,6 +42,7 @@ use tokio::sync::watch;
 
 pub use auth::AuthKind;
 pub use builder::{RepoBuilder, RepoHandle};
+pub use checks::AppCheck;
 pub use faults::{Fault, FaultPlan, Held};
 pub use gitrepo::Change;
 pub use server::RequestRecord;

@@ -187,6 +187,15 @@ pub(super) struct CheckRunRecord {
     pub(super) text: Option<String>,
     pub(super) started_at: Option<Time>,
     pub(super) completed_at: Option<Time>,
+    /// The App that wrote the run: `None` for Orion's, else another App a test recorded (CI).
+    pub(super) app: Option<OtherApp>,
+}
+
+/// An App other than Orion that reports checks, such as CI.
+#[derive(Clone)]
+pub(super) struct OtherApp {
+    pub(super) id: u64,
+    pub(super) slug: String,
 }
 
 pub(super) struct ReviewRecord {
