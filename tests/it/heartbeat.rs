@@ -7,6 +7,7 @@ use orion_bot::queue::{NewJob, Queue};
 use serde_json::json;
 
 use crate::implement::{REPO, World, finish, review_clean, write};
+use crate::review::{findings, orions_red_pull, reports};
 use crate::support::{now_ms, wait_until};
 
 async fn heartbeat(w: &World, tick: i64) {
@@ -194,4 +195,144 @@ async fn a_scan_starts_a_labelled_issue_whose_webhook_was_lost_and_reviews_a_wai
         summaries[0].body
     );
     assert!(w.github.comments(REPO, uninvited).is_empty());
+}
+
+/// Orion's comments on pull request `n` that start with `start`.
+fn said(w: &World, n: u64, start: &str) -> Vec<String> {
+    w.github
+        .comments(REPO, n)
+        .into_iter()
+        .map(|c| c.body)
+        .filter(|b| b.starts_with(start))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_check_on_orions_pull_request_gets_a_fix_offered_once_per_head() {
+    let w = World::start().await;
+    let (n, branch) = orions_red_pull(&w).await;
+    w.model.fallback("pull_review", findings(vec![]));
+    reports(&w, "ci", &branch, "tests", "failure", "1 test failed");
+    reports(&w, "ci", &branch, "lint", "neutral", "2 warnings");
+
+    heartbeat(&w, 1).await;
+    heartbeat(&w, 2).await;
+    w.app.drain().await;
+    let offers = said(&w, n, "The failing check [`tests`](");
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    let head = w.widgets.branch_sha(&branch).unwrap();
+    assert!(offers[0].contains(&head[..7]), "{}", offers[0]);
+    assert!(offers[0].contains("`/orion fix`"), "{}", offers[0]);
+    assert!(!offers[0].contains("lint"), "a neutral check is no failure");
+    assert!(
+        !w.app.jobs().await.iter().any(|j| j.kind == "fix"),
+        "offered, not run"
+    );
+}
+
+#[tokio::test]
+async fn in_fix_mode_failing_checks_get_a_bounded_number_of_fix_rounds_then_a_human() {
+    let w = World::start_with(|c| {
+        c.heartbeat.failing_checks = orion_bot::heartbeat::config::FailingChecks::Fix;
+        c.heartbeat.fix_rounds = 1;
+    })
+    .await;
+    let (n, branch) = orions_red_pull(&w).await;
+    w.model.fallback("pull_review", findings(vec![]));
+    reports(
+        &w,
+        "ci",
+        &branch,
+        "tests",
+        "failure",
+        "shade_is_listed failed",
+    );
+    w.model.script(
+        "fix",
+        [
+            write("src/shade.txt", "crimson\n"),
+            finish("Added src/shade.txt."),
+        ],
+    );
+
+    heartbeat(&w, 1).await;
+    wait_until(Duration::from_secs(60), || async {
+        !said(&w, n, "Orion pushed `").is_empty()
+    })
+    .await;
+    w.app.drain().await;
+    assert_eq!(w.pushed_file(&branch, "src/shade.txt"), "crimson\n");
+
+    // The new head fails too: the one round is spent, so a human is asked, once.
+    reports(
+        &w,
+        "ci",
+        &branch,
+        "tests",
+        "failure",
+        "shade_is_listed failed again",
+    );
+    heartbeat(&w, 2).await;
+    heartbeat(&w, 3).await;
+    w.app.drain().await;
+    let fixes = w
+        .app
+        .jobs()
+        .await
+        .into_iter()
+        .filter(|j| j.kind == "fix")
+        .count();
+    assert_eq!(fixes, 1);
+    let given_up = said(&w, n, "The failing check [`tests`](");
+    assert_eq!(given_up.len(), 1, "{given_up:?}");
+    assert!(
+        given_up[0].contains("after 1 automatic fix round(s)"),
+        "{}",
+        given_up[0]
+    );
+}
+
+#[tokio::test]
+async fn a_red_budget_holds_a_labelled_issue_until_there_is_budget_again() {
+    let w = World::start_with(|c| c.budgets.limits.daily_usd = Some(1.0)).await;
+    let store = w.app.store().clone();
+    // 96% of today's dollar is spent: past stop_at.
+    sqlx::query(
+        "INSERT INTO llm_calls (at, installation, repo, task_id, task_kind, model, tier, input_tokens,
+                                output_tokens, cached_input_tokens, cache_write_tokens, cost_nusd,
+                                latency_ms, outcome)
+         VALUES ($1, $2, $3, 'task:99', 'implement_step', 'strong', 'strategic', 1, 1, 0, 0, 960000000, 5, 'ok')",
+    )
+    .bind(now_ms())
+    .bind(w.installation.to_string())
+    .bind(REPO)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let n = w.red_issue();
+    w.github.label(REPO, n, "orion", "alice");
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+
+    heartbeat(&w, 1).await;
+    w.app.drain().await;
+    assert!(!w.app.jobs().await.iter().any(|j| j.kind == "implement"));
+    assert!(w.github.comments(REPO, n).is_empty(), "held, not started");
+
+    // The day rolls over (the spend no longer counts): the next tick finds the issue again.
+    sqlx::query("DELETE FROM llm_calls WHERE task_id = 'task:99'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    w.model
+        .fallback("pull_review", crate::review::findings(vec![]));
+    heartbeat(&w, 2).await;
+    w.wait_for_pull().await;
+    assert_eq!(
+        w.pushed_file(&w.github.pulls(REPO)[0].head, "src/colour.txt"),
+        "red\n"
+    );
 }

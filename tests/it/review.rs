@@ -30,7 +30,7 @@ async fn shades_pull(w: &World) -> u64 {
 
 /// Orion's pull request for the red issue, opened, its task done and not yet reviewed; returns
 /// its number and branch.
-async fn orions_red_pull(w: &World) -> (u64, String) {
+pub(crate) async fn orions_red_pull(w: &World) -> (u64, String) {
     let n = w.red_issue();
     w.model.script(
         "implement",
@@ -47,7 +47,14 @@ async fn orions_red_pull(w: &World) -> (u64, String) {
 }
 
 /// The App `app` reports the check `name` with `conclusion` on the head of `branch`.
-fn reports(w: &World, app: &str, branch: &str, name: &str, conclusion: &str, summary: &str) {
+pub(crate) fn reports(
+    w: &World,
+    app: &str,
+    branch: &str,
+    name: &str,
+    conclusion: &str,
+    summary: &str,
+) {
     let head = w.widgets.branch_sha(branch).unwrap();
     w.github.app_check(
         REPO,
@@ -170,7 +177,7 @@ fn finding(path: &str, line: u32, severity: &str, confidence: f64, title: &str) 
     })
 }
 
-fn findings(list: Vec<Value>) -> Answer {
+pub(crate) fn findings(list: Vec<Value>) -> Answer {
     Answer::json(json!({ "findings": list }))
 }
 

@@ -43,7 +43,8 @@ pub(super) struct Traffic {
     pub(super) faults: FaultState,
     pub(super) records: Vec<RequestRecord>,
     pub(super) unexpected: Vec<RequestRecord>,
-    buckets: HashMap<String, (u64, i64)>,
+    /// Rate-limit buckets: key (`installation:ID`, `user:LOGIN`, `app`) → (used, reset).
+    pub(super) buckets: HashMap<String, (u64, i64)>,
 }
 
 impl Shared {

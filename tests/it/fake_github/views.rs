@@ -249,6 +249,15 @@ impl FakeGitHub {
         self.shared.traffic().records.clone()
     }
 
+    /// Requests installation `id` has spent of its hourly rate limit.
+    pub fn rate_used(&self, installation: u64) -> u64 {
+        let traffic = self.shared.traffic();
+        traffic
+            .buckets
+            .get(&format!("installation:{installation}"))
+            .map_or(0, |b| b.0)
+    }
+
     /// Requests that could change something (anything but GET).
     pub fn writes(&self) -> Vec<RequestRecord> {
         self.requests()

@@ -412,3 +412,69 @@ async fn permissions_say_who_may_command_orion() {
     assert_eq!(repo.permission("carol").await.unwrap(), Permission::Read);
     assert_eq!(repo.permission("mallory").await.unwrap(), Permission::None);
 }
+
+#[tokio::test]
+async fn lists_are_read_conditionally_page_by_page_and_an_unchanged_one_costs_no_quota() {
+    use orion_bot::forge::github::{ReadCache, ReadCost};
+    let w = World::start().await;
+    let mut numbers = Vec::new();
+    for i in 0..250 {
+        let n = w
+            .fake
+            .issue(REPO, "alice", &format!("Widget {i}"), "Paint it.");
+        w.fake.label(REPO, n, "orion", "alice");
+        numbers.push(n);
+    }
+    let other = w.fake.issue(REPO, "alice", "Unlabelled", "Not for Orion.");
+    let repo = w.repo();
+    let cache = ReadCache::new(w.store.clone());
+
+    // 250 labelled issues over three pages, every one once.
+    let (issues, cost) = repo.labelled_issues("orion", None, &cache).await.unwrap();
+    let mut seen: Vec<u64> = issues.iter().map(|i| i.number).collect();
+    seen.sort();
+    assert_eq!(seen, numbers);
+    assert!(!seen.contains(&other));
+    assert_eq!(
+        cost,
+        ReadCost {
+            requests: 3,
+            not_modified: 0
+        }
+    );
+
+    // Unchanged: three 304s, read from the copies, and the rate limit untouched.
+    let used = w.fake.rate_used(w.installation);
+    let (again, cost) = repo.labelled_issues("orion", None, &cache).await.unwrap();
+    assert_eq!(
+        cost,
+        ReadCost {
+            requests: 3,
+            not_modified: 3
+        }
+    );
+    assert_eq!(
+        again.iter().map(|i| i.number).collect::<Vec<_>>(),
+        issues.iter().map(|i| i.number).collect::<Vec<_>>()
+    );
+    assert_eq!(w.fake.rate_used(w.installation), used, "304s are free");
+
+    // One issue changes (a second later: GitHub's times are in seconds): it comes first, read
+    // fresh, and `since` its time lists it without the others.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    w.fake.label(REPO, numbers[7], "bug", "alice");
+    let (changed, cost) = repo.labelled_issues("orion", None, &cache).await.unwrap();
+    assert_eq!(changed[0].number, numbers[7]);
+    assert_eq!(changed.len(), 250);
+    assert!(cost.not_modified < 3, "{cost:?}");
+    let since = changed[0]
+        .updated_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (recent, _) = repo
+        .labelled_issues("orion", Some(&since), &cache)
+        .await
+        .unwrap();
+    assert!(recent.iter().any(|i| i.number == numbers[7]));
+    assert!(recent.len() < 250, "{}", recent.len());
+    assert!(w.fake.unexpected().is_empty());
+}
