@@ -10,7 +10,7 @@ use crate::implement::{REPO, World, finish, review_clean, write};
 use crate::review::{findings, orions_red_pull, reports};
 use crate::support::{now_ms, wait_until};
 
-async fn heartbeat(w: &World, tick: i64) {
+pub(crate) async fn heartbeat(w: &World, tick: i64) {
     let job = NewJob::new(
         "heartbeat",
         &json!({ "tick": tick }),

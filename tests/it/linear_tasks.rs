@@ -337,19 +337,18 @@ async fn assigning_an_issue_to_orion_starts_it_and_an_answer_in_linear_resumes_i
             linear
                 .comments(&id)
                 .iter()
-                .any(|c| c.author == "orion" && c.body.contains("Which colour do you want?"))
+                .any(|c| c.author == "orion" && c.body.starts_with("alice Which colour"))
         }
     })
     .await;
-    let question = s
+    // The question is its own comment, mentioning alice (the status comment says it too, and
+    // may be written first).
+    let questions: Vec<String> = s
         .orion_comments(&issue)
         .into_iter()
-        .find(|c| c.contains("Which colour"))
-        .unwrap();
-    assert!(
-        question.starts_with("alice Which colour do you want?"),
-        "{question}"
-    );
+        .filter(|c| c.starts_with("alice Which colour do you want?"))
+        .collect();
+    assert_eq!(questions.len(), 1, "{questions:?}");
 
     // alice answers in Linear; the task triages again with the answer and goes on.
     s.w.script([
@@ -383,4 +382,72 @@ async fn assigning_an_issue_to_orion_starts_it_and_an_answer_in_linear_resumes_i
             .last_user_text
             .contains("Red, please.")
     );
+}
+
+#[tokio::test]
+async fn the_heartbeat_starts_a_linear_issue_whose_webhook_was_lost_and_reminds_in_linear() {
+    let s = scene().await;
+    // Labelled in Linear while Orion was down: no webhook.
+    let issue = s.linear.issue(
+        "ENG",
+        "Widgets should be red",
+        "They are blue; make them red.",
+    );
+    s.w.script([
+        Answer::tool(
+            "edit_file",
+            json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
+        ),
+        Answer::tool("finish", json!({"summary": "src/colour.txt now says red"})),
+    ]);
+    s.w.model
+        .fallback("pull_review", Answer::json(json!({"findings": []})));
+    let orion = s.linear.label_id("orion");
+    s.linear.set_labels(&issue.id, &[&orion]);
+    // The last sweep was before the fake Linear's clock starts (it runs in January 2026).
+    s.w.app
+        .store()
+        .set_setting("linear.sweep_since", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    // A Linear task blocked three hours ago.
+    let stale = s.linear.issue("ENG", "Make them green", "Green, please.");
+    let number: i64 = stale.identifier.trim_start_matches("ENG-").parse().unwrap();
+    let linear = json!({
+        "id": stale.id, "identifier": stale.identifier, "url": "https://linear.app/acme/issue/x",
+        "team_key": "ENG", "branch_name": null,
+    });
+    sqlx::query(
+        "INSERT INTO tasks (repo, issue, installation, state, requested_by, title, detail, created_at, updated_at, finished_at, tracker, linear)
+         VALUES ($1, $2, $3, 'blocked', 'alice', 'Make them green', 'The colour step failed on every model.', $4, $4, $4, 'linear:ENG', $5)",
+    )
+    .bind(REPO)
+    .bind(number)
+    .bind(s.w.installation as i64)
+    .bind(now_ms() - 3 * 3_600_000)
+    .bind(linear.to_string())
+    .execute(s.w.app.store().pool())
+    .await
+    .unwrap();
+
+    crate::heartbeat::heartbeat(&s.w, 1).await;
+    s.w.wait_for_pull().await;
+    s.w.app.drain().await;
+    let pr = s.w.github.pulls(REPO).remove(0);
+    assert!(pr.body.unwrap_or_default().contains(&issue.identifier));
+    let reminders = s.orion_comments(&stale);
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    assert!(
+        reminders[0].starts_with("alice: this task has been blocked for 3 h")
+            && reminders[0].contains("failed on every model"),
+        "{}",
+        reminders[0]
+    );
+
+    // The next tick: nothing starts again, no second reminder.
+    crate::heartbeat::heartbeat(&s.w, 2).await;
+    s.w.app.drain().await;
+    assert_eq!(s.orion_comments(&stale).len(), 1);
+    let tasks = s.tasks().await;
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
 }

@@ -464,7 +464,15 @@ async fn the_linear_comment_is_edited_in_place_not_posted_again() {
     );
     assert_eq!(linear.count("CommentCreate"), 1);
     assert_eq!(linear.count("CommentUpdate"), 1);
-    assert!(s.github.writes().is_empty(), "no GitHub destination");
+    // The heartbeat's sweep signs in as an installation (a token is minted), but nothing is
+    // written to GitHub.
+    let writes: Vec<_> = s
+        .github
+        .writes()
+        .into_iter()
+        .filter(|r| !r.path.ends_with("/access_tokens"))
+        .collect();
+    assert!(writes.is_empty(), "no GitHub destination: {writes:?}");
 }
 
 #[tokio::test]
