@@ -227,24 +227,15 @@ async fn sweep_repo(
         let number = IssueNumber(pull.number);
         let reference = format!("{name}#{}", pull.number);
         let head = pull.head.sha.clone();
-        let author = pull
-            .user
-            .as_ref()
-            .map(|u| u.login.clone())
-            .unwrap_or_default();
-        let is_bot = pull
-            .user
-            .as_ref()
-            .is_some_and(|u| u.r#type == "Bot" || u.login.ends_with("[bot]"));
-        let wanted = cfg.enabled
-            && !cfg.on.is_empty()
-            && (pull.draft != Some(true) || cfg.drafts)
-            && (!is_bot || cfg.bots || author == me);
+        let (author, _) = crate::review::job::author_of(pull);
         let reviewed = memory
             .last_reviewed(name, number)
             .await
             .map_err(JobError::Retry)?;
-        if wanted && reviewed.as_deref() != Some(head.as_str()) {
+        // The repository's own settings are the job's to read: one request per head, not per tick.
+        let wanted = !cfg.on.is_empty()
+            && crate::review::job::skip(cfg, pull, &me, reviewed.as_deref(), false, true).is_none();
+        if wanted {
             if red {
                 swept.held.push(format!("review of {reference}"));
             } else if enqueue_review(

@@ -29,6 +29,7 @@ use crate::implement::verify::{RepoSettings, SETTINGS_PATH};
 use crate::implement::{GitAccess, forge_error as forge};
 use crate::llm::{Blocked, Complexity, OutputSchema, Risk, TaskKind, TaskSpec};
 use crate::queue::JobError;
+use octocrab::models::pulls::PullRequest;
 
 /// The job kind.
 pub const JOB: &str = "review";
@@ -53,6 +54,46 @@ pub enum Skip {
     AlreadyReviewed,
 }
 
+/// Who opened `pull`, and whether that is a bot.
+pub(crate) fn author_of(pull: &PullRequest) -> (String, bool) {
+    match &pull.user {
+        Some(u) => (
+            u.login.clone(),
+            u.r#type == "Bot" || u.login.ends_with("[bot]"),
+        ),
+        None => (String::new(), false),
+    }
+}
+
+/// Why `pull` at its current head is not reviewed, if it is not: `me` is Orion's login, `last`
+/// the head it last reviewed, `forced` a `/orion review`, `reviews_on` the repository's own
+/// settings. The heartbeat asks the same before it queues a review.
+pub(crate) fn skip(
+    cfg: &super::config::ReviewConfig,
+    pull: &PullRequest,
+    me: &str,
+    last: Option<&str>,
+    forced: bool,
+    reviews_on: bool,
+) -> Option<Skip> {
+    let (author, is_bot) = author_of(pull);
+    if pull.state != Some(octocrab::models::IssueState::Open) {
+        Some(Skip::Closed)
+    } else if forced {
+        None
+    } else if !cfg.enabled || !reviews_on {
+        Some(Skip::Off)
+    } else if pull.draft == Some(true) && !cfg.drafts {
+        Some(Skip::Draft)
+    } else if is_bot && !cfg.bots && author != me {
+        Some(Skip::Bot(author))
+    } else if last == Some(pull.head.sha.as_str()) {
+        Some(Skip::AlreadyReviewed)
+    } else {
+        None
+    }
+}
+
 /// Reviews the pull request at its current head.
 pub async fn run(
     s: &Services,
@@ -65,16 +106,6 @@ pub async fn run(
     let effects = s.effects(github.clone(), repo.clone());
     let me = github.identity().await.map_err(forge)?.login.clone();
     let pull = repo.pull(job.pull).await.map_err(forge)?;
-    let head = pull.head.sha.clone();
-    let author = pull
-        .user
-        .as_ref()
-        .map(|u| u.login.clone())
-        .unwrap_or_default();
-    let author_is_bot = pull
-        .user
-        .as_ref()
-        .is_some_and(|u| u.r#type == "Bot" || u.login.ends_with("[bot]"));
     let (settings, settings_problem) = repo_settings(&repo).await?;
     let memory = ReviewMemory::new(s.store.clone());
     let last = memory
@@ -82,21 +113,16 @@ pub async fn run(
         .await
         .map_err(JobError::Retry)?;
 
-    let skip = if pull.state != Some(octocrab::models::IssueState::Open) {
-        Some(Skip::Closed)
-    } else if job.forced {
-        None
-    } else if !cfg.enabled || !settings.reviews_on() {
-        Some(Skip::Off)
-    } else if pull.draft == Some(true) && !cfg.drafts {
-        Some(Skip::Draft)
-    } else if author_is_bot && !cfg.bots && author != me {
-        Some(Skip::Bot(author.clone()))
-    } else if last.as_deref() == Some(head.as_str()) {
-        Some(Skip::AlreadyReviewed)
-    } else {
-        None
-    };
+    let head = pull.head.sha.clone();
+    let (author, _) = author_of(&pull);
+    let skip = skip(
+        cfg,
+        &pull,
+        &me,
+        last.as_deref(),
+        job.forced,
+        settings.reviews_on(),
+    );
     if let Some(skip) = skip {
         tracing::info!(repo = %job.repo, pull = %job.pull, ?skip, "pull request not reviewed");
         return Ok(());

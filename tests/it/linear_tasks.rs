@@ -100,6 +100,23 @@ impl Scene {
         assert_eq!(status, 200);
     }
 
+    /// ENG's issue asking for red widgets, with the implementation that makes them red scripted.
+    fn red_issue(&self) -> IssueHandle {
+        let issue = self.linear.issue(
+            "ENG",
+            "Widgets should be red",
+            "They are blue; make them red.",
+        );
+        self.w.script([
+            Answer::tool(
+                "edit_file",
+                json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
+            ),
+            Answer::tool("finish", json!({"summary": "src/colour.txt now says red"})),
+        ]);
+        issue
+    }
+
     /// Orion's comments on the Linear issue.
     fn orion_comments(&self, issue: &IssueHandle) -> Vec<String> {
         self.linear
@@ -121,18 +138,7 @@ impl Scene {
 #[tokio::test]
 async fn a_linear_issue_labelled_for_orion_becomes_a_pull_request_that_links_back() {
     let s = scene().await;
-    let issue = s.linear.issue(
-        "ENG",
-        "Widgets should be red",
-        "They are blue; make them red.",
-    );
-    s.w.script([
-        Answer::tool(
-            "edit_file",
-            json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
-        ),
-        Answer::tool("finish", json!({"summary": "src/colour.txt now says red"})),
-    ]);
+    let issue = s.red_issue();
 
     s.label_for_orion(&issue).await;
     s.w.wait_for_pull().await;
@@ -165,7 +171,13 @@ async fn a_linear_issue_labelled_for_orion_becomes_a_pull_request_that_links_bac
     })
     .await;
     assert_eq!(s.linear.count("IssueSetState"), 2);
-    // One status comment on the Linear issue, edited in place to the end, nothing on GitHub.
+    // One status comment on the Linear issue, edited in place to the end (the pull request's
+    // link is its last edit, made just after the move), nothing on GitHub.
+    let link = format!("/pull/{}", pr.number);
+    wait_until(Duration::from_secs(30), || async {
+        s.orion_comments(&issue).iter().any(|c| c.contains(&link))
+    })
+    .await;
     let ours = s.orion_comments(&issue);
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert!(
@@ -388,18 +400,7 @@ async fn assigning_an_issue_to_orion_starts_it_and_an_answer_in_linear_resumes_i
 async fn the_heartbeat_starts_a_linear_issue_whose_webhook_was_lost_and_reminds_in_linear() {
     let s = scene().await;
     // Labelled in Linear while Orion was down: no webhook.
-    let issue = s.linear.issue(
-        "ENG",
-        "Widgets should be red",
-        "They are blue; make them red.",
-    );
-    s.w.script([
-        Answer::tool(
-            "edit_file",
-            json!({"path": "src/colour.txt", "old": "blue", "new": "red"}),
-        ),
-        Answer::tool("finish", json!({"summary": "src/colour.txt now says red"})),
-    ]);
+    let issue = s.red_issue();
     s.w.model
         .fallback("pull_review", Answer::json(json!({"findings": []})));
     let orion = s.linear.label_id("orion");
