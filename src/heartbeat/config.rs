@@ -17,6 +17,9 @@ pub struct HeartbeatConfig {
     /// An unfinished task (not waiting for an answer) with no progress for this long and no job
     /// running it is stuck: the heartbeat runs it again.
     pub stuck_after_min: u64,
+    /// Restarts of a stuck task without progress before the heartbeat blocks it with the
+    /// reason instead of restarting it forever.
+    pub max_restarts: u32,
     /// A task blocked this long gets one reminder to its requester (and `escalate_to`).
     pub escalate_blocked_after_min: u64,
     /// Also mentioned in reminders, e.g. `@acme/maintainers`.
@@ -46,6 +49,7 @@ impl Default for HeartbeatConfig {
             schedules: Vec::new(),
             time_zone: "UTC".into(),
             stuck_after_min: 30,
+            max_restarts: 3,
             escalate_blocked_after_min: 120,
             escalate_to: None,
             sweep: true,

@@ -16,6 +16,9 @@ use crate::web::data::Level;
 /// The job kind.
 pub const JOB: &str = "heartbeat";
 
+/// The reason part of the key of an implement run the heartbeat enqueues (`heartbeat:<tick>`).
+const HEARTBEAT_RUN: &str = "heartbeat:";
+
 /// The job's payload: the tick it runs for (Unix ms), which is also its key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeartbeatJob {
@@ -27,6 +30,8 @@ pub struct HeartbeatJob {
 pub struct ScanReport {
     /// Tasks run again because nothing was running them and they made no progress.
     pub resumed: Vec<i64>,
+    /// Stuck tasks restarted `max_restarts` times without progress, now blocked.
+    pub blocked: Vec<i64>,
     /// Blocked tasks whose people were reminded.
     pub reminded: Vec<i64>,
     /// What the look over the trackers did.
@@ -50,9 +55,11 @@ impl ScanReport {
             }
         };
         let mut out = format!(
-            "stuck tasks run again: {} {:?}\nblocked tasks reminded: {} {:?}\n",
+            "stuck tasks run again: {} {:?}\nstuck tasks blocked after too many restarts: {} {:?}\nblocked tasks reminded: {} {:?}\n",
             self.resumed.len(),
             self.resumed,
+            self.blocked.len(),
+            self.blocked,
             self.reminded.len(),
             self.reminded
         );
@@ -83,8 +90,13 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
     // Stuck: unfinished, not waiting for a person, quiet for too long, and no job queued or
     // running for it (a crash that lost its lease is picked up by the queue itself).
     let stuck_before = now - (cfg.stuck_after_min as i64) * 60_000;
+    // Restarts by the heartbeat since the task last moved count towards giving up on it.
     let stuck = sqlx::query(
-        "SELECT id FROM tasks t
+        "SELECT id,
+                (SELECT COUNT(*) FROM jobs r
+                 WHERE r.kind = $2 AND r.created_at > t.updated_at
+                   AND r.idempotency_key LIKE 'implement:' || t.id || ':' || $3 || '%') AS restarts
+         FROM tasks t
          WHERE state NOT IN ('done', 'blocked', 'failed', 'cancelled', 'awaiting_input')
            AND updated_at < $1
            AND NOT EXISTS (SELECT 1 FROM jobs j
@@ -94,16 +106,33 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
     )
     .bind(stuck_before)
     .bind(IMPLEMENT)
+    .bind(HEARTBEAT_RUN)
     .fetch_all(s.store.pool())
     .await
     .map_err(|e| JobError::Retry(e.into()))?;
     for row in stuck {
         let id: i64 = row.get("id");
+        let restarts: i64 = row.get("restarts");
+        if restarts >= cfg.max_restarts as i64 {
+            let why = format!(
+                "Orion restarted this task {restarts} time(s) and it still made no progress for {} min each time, so it stops here for a human. Comment `/orion retry` to try again.",
+                cfg.stuck_after_min
+            );
+            if crate::implement::pipeline::block_from_outside(s, id, &why).await {
+                tracing::warn!(
+                    task = id,
+                    restarts,
+                    "stuck task restarted too often: blocked"
+                );
+                report.blocked.push(id);
+            }
+            continue;
+        }
         tracing::warn!(
             task = id,
             "task made no progress and nothing runs it: running it again"
         );
-        crate::implement::trigger::enqueue(s, id, &format!("heartbeat:{tick}")).await?;
+        crate::implement::trigger::enqueue(s, id, &format!("{HEARTBEAT_RUN}{tick}")).await?;
         report.resumed.push(id);
     }
 

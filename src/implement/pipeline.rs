@@ -136,39 +136,48 @@ pub async fn run(
 
 /// Blocks a task whose job failed for good, saying why on the issue.
 async fn give_up(s: &Services, task_id: i64, error: &anyhow::Error) {
-    let tasks = Tasks::new(s.store.clone());
     let why = format!(
         "Orion stopped on an error it cannot get past:\n\n```\n{error:#}\n```\n\nRemove and re-add the `{}` label to start over once it is fixed.",
         s.config.implement.trigger_label
     );
+    if block_from_outside(s, task_id, &why).await {
+        tracing::error!(task = task_id, error = %format!("{error:#}"), "task blocked by a job failure");
+    }
+}
+
+/// Blocks task `task_id` from outside a run of it (its job failed for good; the heartbeat gave
+/// up restarting it): the reason, the blocked label and the status comment, best effort.
+/// Whether it was blocked now (not when it had finished already).
+pub(crate) async fn block_from_outside(s: &Services, task_id: i64, why: &str) -> bool {
+    let tasks = Tasks::new(s.store.clone());
     let Ok(task) = tasks
         .advance(
             task_id,
             TaskState::Blocked,
             Update {
-                detail: Some(Some(&why)),
+                detail: Some(Some(why)),
                 ..Default::default()
             },
         )
         .await
     else {
-        return; // already finished
+        return false; // already finished
     };
-    tracing::error!(task = task_id, error = %format!("{error:#}"), "task blocked by a job failure");
     let Some(github) = s.github.clone() else {
-        return;
+        return true;
     };
     let Ok(repo) = github.repo(task.installation, &task.repo) else {
-        return;
+        return true;
     };
     let effects = s.effects(github, repo);
     let Ok(tracker) = Tracker::of(s, &task, &effects) else {
-        return;
+        return true;
     };
     let _ = tracker
         .add_own_label(&task, &s.config.implement.blocked_label)
         .await;
     let _ = publish_status(s, &tasks, &tracker, &task).await;
+    true
 }
 
 /// Renders the task's status comment (state, plan checklist, spend) and edits it in place.

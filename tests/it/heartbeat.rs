@@ -339,3 +339,61 @@ async fn a_red_budget_holds_a_labelled_issue_until_there_is_budget_again() {
         "red\n"
     );
 }
+
+#[tokio::test]
+async fn a_task_restarted_too_often_without_progress_is_blocked_with_the_reason() {
+    let w = World::start_with(|c| c.heartbeat.max_restarts = 2).await;
+    let store = w.app.store().clone();
+    let n = w.red_issue();
+    let quiet_since = now_ms() - 3_600_000;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO tasks (repo, issue, installation, state, requested_by, title, created_at, updated_at)
+         VALUES ($1, $2, $3, 'executing', 'alice', 'Widgets should be red', $4, $4) RETURNING id",
+    )
+    .bind(REPO)
+    .bind(n as i64)
+    .bind(w.installation as i64)
+    .bind(quiet_since)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    // Two earlier ticks restarted it; both runs ended without moving it.
+    for tick in [1, 2] {
+        sqlx::query(
+            "INSERT INTO jobs (kind, payload, idempotency_key, state, attempts, max_attempts, run_after, created_at, updated_at)
+             VALUES ('implement', $1, $2, 'done', 1, 3, $3, $3, $3)",
+        )
+        .bind(json!({ "task_id": id }).to_string())
+        .bind(format!("implement:{id}:heartbeat:{tick}"))
+        .bind(quiet_since + tick * 60_000)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+
+    heartbeat(&w, 3).await;
+    w.app.drain().await;
+    let (state, detail): (String, String) =
+        sqlx::query_as("SELECT state, detail FROM tasks WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(state, "blocked");
+    assert!(detail.contains("restarted this task 2 time(s)"), "{detail}");
+    assert!(
+        w.github
+            .labels(REPO, n)
+            .contains(&"orion:blocked".to_owned()),
+        "{:?}",
+        w.github.labels(REPO, n)
+    );
+    let runs = w
+        .app
+        .jobs()
+        .await
+        .into_iter()
+        .filter(|j| j.kind == "implement")
+        .count();
+    assert_eq!(runs, 2, "not restarted a third time");
+}
