@@ -565,7 +565,7 @@ fn check_github(
             None => println!("GitHub: token of {} at {}", me.login, config.api_url),
         }
         let installations = github
-            .installations()
+            .installations(None)
             .await
             .map_err(|e| problem(e.to_string()))?;
         if installations.is_empty() {

@@ -2,8 +2,9 @@
 -- asks "changed since?" (If-None-Match). GitHub answers 304 Not Modified, free of rate limit,
 -- when nothing changed, and the page is read from here instead.
 CREATE TABLE github_read_cache (
-    -- Path and query below the API root, e.g. /repos/o/r/pulls?state=open&per_page=100.
-    path       TEXT    PRIMARY KEY,
+    -- Whose view (app, installation:<id>, token: GitHub's answer depends on who asks) and the
+    -- path and query below the API root: `installation:42 /repos/o/r/pulls?state=open&per_page=100`.
+    key        TEXT    PRIMARY KEY,
     etag       TEXT    NOT NULL,
     body       BLOB    NOT NULL,
     -- The path of the page after it (GitHub's Link rel="next"), if any.

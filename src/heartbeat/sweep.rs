@@ -76,7 +76,7 @@ pub async fn sweep(s: &Services) -> Result<Swept, JobError> {
     swept.budget = gauges.iter().map(|g| g.level).max_by_key(|l| rank(*l));
     if let Some(github) = s.github.clone() {
         let cache = ReadCache::new(s.store.clone());
-        let installations = match github.installations().await {
+        let installations = match github.installations(Some(&cache)).await {
             Ok(found) => found,
             Err(e) if e.is_transient() => return Err(forge(e)),
             Err(e) => {
@@ -186,7 +186,26 @@ async fn sweep_repo(
             held = true;
             continue;
         }
+        // An issue whose labeller may not start tasks is looked at again only once it changes.
+        let refused_key = format!(
+            "heartbeat.refused:{}#{}",
+            name.as_str().to_ascii_lowercase(),
+            issue.number
+        );
+        let version = issue.updated_at.to_rfc3339();
+        let refused = s
+            .store
+            .setting(&refused_key)
+            .await
+            .map_err(JobError::Retry)?;
+        if refused.as_deref() == Some(version.as_str()) {
+            continue;
+        }
         let Some(by) = allowed_labeller(s, &repo, &me, number, label).await? else {
+            s.store
+                .set_setting(&refused_key, &version)
+                .await
+                .map_err(JobError::Retry)?;
             continue;
         };
         trigger::start(

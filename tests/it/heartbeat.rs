@@ -111,7 +111,9 @@ fn list_reads(w: &World, from: usize) -> (usize, usize) {
             r.method == "GET"
                 && (r.path.ends_with("/issues")
                     || r.path.ends_with("/pulls")
-                    || r.path.ends_with("/check-runs"))
+                    || r.path.ends_with("/check-runs")
+                    || r.path == "/app/installations"
+                    || r.path == "/installation/repositories")
         })
         .collect();
     let not_modified = lists.iter().filter(|r| r.status == 304).count();
@@ -178,11 +180,20 @@ async fn a_scan_starts_a_labelled_issue_whose_webhook_was_lost_and_reviews_a_wai
     heartbeat(&w, 3).await;
     w.app.drain().await;
     let before = w.github.requests().len();
+    let quota = w.github.rate_used(w.installation);
     heartbeat(&w, 4).await;
     w.app.drain().await;
     let (lists, not_modified) = list_reads(&w, before);
-    assert!(lists >= 2, "the scan read its lists: {lists}");
+    // The App's installations, the installation's repositories, labelled issues, open pull
+    // requests, and the check runs of Orion's one open pull request.
+    assert_eq!(lists, 5, "the scan read its lists");
     assert_eq!(not_modified, lists, "an idle repository costs no quota");
+    let spent: Vec<_> = w.github.requests()[before..]
+        .iter()
+        .filter(|r| r.status != 304)
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect();
+    assert_eq!(w.github.rate_used(w.installation), quota, "{spent:?}");
     let kinds: Vec<String> = w.app.jobs().await.into_iter().map(|j| j.kind).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "implement").count(), 1);
     assert_eq!(

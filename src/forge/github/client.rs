@@ -10,6 +10,7 @@ use octocrab::secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::GitHubConfig;
+use super::conditional::ReadCache;
 use super::credentials::GitHubCredentials;
 use super::error::ForgeError;
 use super::repo::Repo;
@@ -106,7 +107,7 @@ impl GitHub {
                     .build()
                     .map_err(build_err)?;
                 Mode::App {
-                    app: Api::new(crab, config.clone()),
+                    app: Api::new(crab, config.clone(), "app"),
                     installations: Mutex::new(HashMap::new()),
                 }
             }
@@ -116,7 +117,7 @@ impl GitHub {
                     .build()
                     .map_err(build_err)?;
                 Mode::Token {
-                    api: Api::new(crab, config.clone()),
+                    api: Api::new(crab, config.clone(), "token"),
                     token: token.clone(),
                 }
             }
@@ -152,7 +153,11 @@ impl GitHub {
                     .octocrab()
                     .installation(OctoInstallationId(id))
                     .map_err(|e| ForgeError::Setup(format!("installation {id}: {e}")))?;
-                let api = Api::new(crab, self.inner.config.clone());
+                let api = Api::new(
+                    crab,
+                    self.inner.config.clone(),
+                    &format!("installation:{id}"),
+                );
                 map.insert(id, api.clone());
                 Ok(api)
             }
@@ -248,7 +253,7 @@ impl GitHub {
             return Ok(None);
         }
         let wanted = repo.as_str().to_ascii_lowercase();
-        self.installations()
+        self.installations(None)
             .await?
             .into_iter()
             .find(|i| {
@@ -264,7 +269,11 @@ impl GitHub {
 
     /// The App's installations and what each can reach; for a token, its user's view as one
     /// pseudo-installation. `orion check` prints this.
-    pub async fn installations(&self) -> Result<Vec<InstallationInfo>, ForgeError> {
+    /// With `cache`, the lists are read conditionally (the heartbeat asks on every tick).
+    pub async fn installations(
+        &self,
+        cache: Option<&ReadCache>,
+    ) -> Result<Vec<InstallationInfo>, ForgeError> {
         #[derive(Deserialize)]
         struct Account {
             login: String,
@@ -285,8 +294,12 @@ impl GitHub {
         }
         match &self.inner.mode {
             Mode::App { app, .. } => {
-                let found: Vec<Installation> = app
-                    .list("/app/installations", "listing the App's installations")
+                let (found, _): (Vec<Installation>, _) = app
+                    .list_pages(
+                        "/app/installations",
+                        "listing the App's installations",
+                        cache,
+                    )
                     .await?;
                 let mut out = Vec::new();
                 for inst in found {
@@ -296,7 +309,7 @@ impl GitHub {
                         .list_in(
                             "/installation/repositories",
                             &format!("listing installation {}'s repositories", inst.id),
-                            None,
+                            cache,
                             |page: RepoList| page.repositories,
                         )
                         .await?

@@ -46,14 +46,13 @@ impl ReadCache {
         Self { store }
     }
 
-    /// The copy of `path`, if one is kept. A database failure reads as no copy: the request is
+    /// The copy kept under `key` (whose view, and the path), if any. A database failure reads as no copy: the request is
     /// then simply unconditional.
-    pub(crate) async fn get(&self, path: &str) -> Option<Stored> {
-        let row =
-            sqlx::query("SELECT etag, body, next_page FROM github_read_cache WHERE path = $1")
-                .bind(path)
-                .fetch_optional(self.store.pool())
-                .await;
+    pub(crate) async fn get(&self, key: &str) -> Option<Stored> {
+        let row = sqlx::query("SELECT etag, body, next_page FROM github_read_cache WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.store.pool())
+            .await;
         match row {
             Ok(row) => row.map(|r| Stored {
                 etag: r.get("etag"),
@@ -61,24 +60,24 @@ impl ReadCache {
                 next_page: r.get("next_page"),
             }),
             Err(e) => {
-                tracing::warn!(path, error = %e, "reading the GitHub read cache");
+                tracing::warn!(key, error = %e, "reading the GitHub read cache");
                 None
             }
         }
     }
 
-    /// Keeps `copy` as the current answer for `path`.
-    pub(crate) async fn put(&self, path: &str, copy: &Stored) {
+    /// Keeps `copy` as the current answer under `key`.
+    pub(crate) async fn put(&self, key: &str, copy: &Stored) {
         let written = self
             .store
             .write_one(
                 sqlx::query(
-                    "INSERT INTO github_read_cache (path, etag, body, next_page, checked_at)
+                    "INSERT INTO github_read_cache (key, etag, body, next_page, checked_at)
                      VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (path) DO UPDATE
+                     ON CONFLICT (key) DO UPDATE
                      SET etag = $2, body = $3, next_page = $4, checked_at = $5",
                 )
-                .bind(path)
+                .bind(key)
                 .bind(&copy.etag)
                 .bind(&copy.body)
                 .bind(&copy.next_page)
@@ -86,22 +85,22 @@ impl ReadCache {
             )
             .await;
         if let Err(e) = written {
-            tracing::warn!(path, error = %e, "writing the GitHub read cache");
+            tracing::warn!(key, error = %e, "writing the GitHub read cache");
         }
     }
 
-    /// Notes that the copy of `path` was confirmed current.
-    pub(crate) async fn touch(&self, path: &str) {
+    /// Notes that the copy under `key` was confirmed current.
+    pub(crate) async fn touch(&self, key: &str) {
         let written = self
             .store
             .write_one(
-                sqlx::query("UPDATE github_read_cache SET checked_at = $2 WHERE path = $1")
-                    .bind(path)
+                sqlx::query("UPDATE github_read_cache SET checked_at = $2 WHERE key = $1")
+                    .bind(key)
                     .bind(now_ms()),
             )
             .await;
         if let Err(e) = written {
-            tracing::warn!(path, error = %e, "writing the GitHub read cache");
+            tracing::warn!(key, error = %e, "writing the GitHub read cache");
         }
     }
 

@@ -99,6 +99,9 @@ pub struct Api {
     /// a token was minted would each mint their own.
     crab: Arc<Octocrab>,
     config: Arc<GitHubConfig>,
+    /// Whose view of GitHub this is (`app`, `installation:42`, `token`): a conditional read's
+    /// copy belongs to one view, since what GitHub answers depends on who asks.
+    scope: Arc<str>,
 }
 
 /// Why one try failed, before deciding whether to try again.
@@ -115,10 +118,11 @@ enum Try {
 }
 
 impl Api {
-    pub(crate) fn new(crab: Octocrab, config: Arc<GitHubConfig>) -> Self {
+    pub(crate) fn new(crab: Octocrab, config: Arc<GitHubConfig>, scope: &str) -> Self {
         Self {
             crab: Arc::new(crab),
             config,
+            scope: scope.into(),
         }
     }
 
@@ -274,8 +278,9 @@ impl Api {
         cache: Option<&ReadCache>,
         cost: &mut ReadCost,
     ) -> Result<(Bytes, Option<String>), ForgeError> {
+        let key = format!("{} {path}", self.scope);
         let held = match cache {
-            Some(cache) => cache.get(path).await,
+            Some(cache) => cache.get(&key).await,
             None => None,
         };
         let mut call = Call::get(path, what);
@@ -286,7 +291,7 @@ impl Api {
             && answer.status == StatusCode::NOT_MODIFIED
         {
             cost.not_modified += 1;
-            cache.touch(path).await;
+            cache.touch(&key).await;
             return Ok((Bytes::from(held.body), held.next_page));
         }
         let link = next_page(&answer.headers);
@@ -300,7 +305,7 @@ impl Api {
                 body: answer.body.to_vec(),
                 next_page: link.clone(),
             };
-            cache.put(path, &copy).await;
+            cache.put(&key, &copy).await;
         }
         Ok((answer.body, link))
     }
