@@ -20,7 +20,7 @@ pub struct HeartbeatConfig {
     /// Restarts of a stuck task without progress before the heartbeat blocks it with the
     /// reason instead of restarting it forever.
     pub max_restarts: u32,
-    /// A task blocked this long gets one reminder to its requester (and `escalate_to`).
+    /// A task blocked this long gets one reminder to its issue's assignees, or its requester (and `escalate_to`).
     pub escalate_blocked_after_min: u64,
     /// Also mentioned in reminders, e.g. `@acme/maintainers`.
     pub escalate_to: Option<String>,

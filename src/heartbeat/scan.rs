@@ -137,7 +137,8 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
     }
 
     // Blocked too long: one reminder each time a task is blocked (the comment's key), to the
-    // requester and the configured handle, where the task's issue lives (GitHub or Linear).
+    // issue's assignees (or, with none, the requester) and the configured handle, where the
+    // task's issue lives (GitHub or Linear).
     let blocked_before = now - (cfg.escalate_blocked_after_min as i64) * 60_000;
     let blocked = sqlx::query(
         "SELECT id FROM tasks WHERE state = 'blocked' AND finished_at < $1 ORDER BY id",
@@ -184,7 +185,7 @@ async fn remind(s: &Services, github: &GitHub, task: &Task, now: i64) -> Result<
     let effects = s.effects(github.clone(), repo);
     let tracker = Tracker::of(s, task, &effects)?;
     let hours = (now - finished_at) / 3_600_000;
-    let mut who = tracker.mention(&task.requested_by);
+    let mut who = tracker.owners(task).await?.join(" ");
     if let Some(handle) = &cfg.escalate_to {
         who.push_str(&format!(" {handle}"));
     }

@@ -120,6 +120,42 @@ impl Tracker {
         }
     }
 
+    /// Whom to ask about the task's issue, as mentions: its assignees (not Orion), or when it
+    /// has none the person who asked for the task.
+    pub async fn owners(&self, task: &Task) -> Result<Vec<String>, JobError> {
+        let assignees: Vec<String> = match self {
+            Self::GitHub(effects) => {
+                let issue = effects
+                    .repo()
+                    .issue(task.issue)
+                    .await
+                    .map_err(super::forge_error)?;
+                issue
+                    .assignees
+                    .into_iter()
+                    .filter(|a| a.r#type != "Bot" && !a.login.ends_with("[bot]"))
+                    .map(|a| a.login)
+                    .collect()
+            }
+            Self::Linear(l) => {
+                let me = l.linear.viewer().await.map_err(linear_error)?.id.clone();
+                let issue = l.linear.issue(&l.issue.id).await.map_err(linear_error)?;
+                issue
+                    .assignee
+                    .filter(|a| a.id != me)
+                    .map(|a| a.display_name)
+                    .into_iter()
+                    .collect()
+            }
+        };
+        let people = if assignees.is_empty() {
+            vec![task.requested_by.clone()]
+        } else {
+            assignees
+        };
+        Ok(people.iter().map(|p| self.mention(p)).collect())
+    }
+
     /// The comment `key` on the issue says `body`: posted once, edited in place afterwards.
     pub async fn sticky_comment(&self, task: &Task, key: &str, body: &str) -> Result<(), JobError> {
         match self {

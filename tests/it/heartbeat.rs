@@ -39,6 +39,8 @@ async fn a_scan_resumes_a_stuck_task_and_reminds_people_of_a_long_blocked_one_on
     let blocked = w
         .github
         .issue(REPO, "bob", "Make them green", "Green, please.");
+    // carol owns it now: she is the one to ask.
+    w.github.assign(REPO, blocked, "carol");
     sqlx::query(
         "INSERT INTO tasks (repo, issue, installation, state, requested_by, title, detail, created_at, updated_at, finished_at)
          VALUES ($1, $2, $4, 'blocked', 'bob', 'Make them green', 'Both models gave up on the colour step.', $3, $3, $3)",
@@ -79,7 +81,7 @@ async fn a_scan_resumes_a_stuck_task_and_reminds_people_of_a_long_blocked_one_on
         .collect();
     assert_eq!(reminders.len(), 1, "{reminders:?}");
     assert!(
-        reminders[0].starts_with("@bob @octo/maintainers: this task has been blocked for 3 h")
+        reminders[0].starts_with("@carol @octo/maintainers: this task has been blocked for 3 h")
             && reminders[0].contains("Both models gave up")
             && reminders[0].contains("`/orion retry`"),
         "{}",

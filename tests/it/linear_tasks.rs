@@ -413,6 +413,9 @@ async fn the_heartbeat_starts_a_linear_issue_whose_webhook_was_lost_and_reminds_
         .unwrap();
     // A Linear task blocked three hours ago.
     let stale = s.linear.issue("ENG", "Make them green", "Green, please.");
+    // bob owns it in Linear: he is the one to ask.
+    let bob = s.linear.user("bob@example.com", "bob");
+    s.linear.assign(&stale.id, Some(&bob), None, None);
     let number: i64 = stale.identifier.trim_start_matches("ENG-").parse().unwrap();
     let linear = json!({
         "id": stale.id, "identifier": stale.identifier, "url": "https://linear.app/acme/issue/x",
@@ -439,7 +442,7 @@ async fn the_heartbeat_starts_a_linear_issue_whose_webhook_was_lost_and_reminds_
     let reminders = s.orion_comments(&stale);
     assert_eq!(reminders.len(), 1, "{reminders:?}");
     assert!(
-        reminders[0].starts_with("alice: this task has been blocked for 3 h")
+        reminders[0].starts_with("bob: this task has been blocked for 3 h")
             && reminders[0].contains("failed on every model"),
         "{}",
         reminders[0]

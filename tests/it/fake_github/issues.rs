@@ -96,6 +96,7 @@ impl Model {
                 via_app,
                 pull: None,
                 pinned: false,
+                assignees: Vec::new(),
                 events: Vec::new(),
             },
         );

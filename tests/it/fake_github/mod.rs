@@ -264,6 +264,20 @@ impl FakeGitHub {
         model.add_labels(&key, number, &[label.to_owned()], user);
     }
 
+    /// Assigns issue `number` to `user` (no webhook is sent).
+    pub fn assign(&self, repo: &str, number: u64, user: &str) {
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        model.ensure_user(user, UserKind::User);
+        let issue = model
+            .repo_mut(&key)
+            .issues
+            .get_mut(&number)
+            .expect("no such issue");
+        issue.assignees.push(user.to_owned());
+        issue.updated_at = model::now();
+    }
+
     /// Creates the repository label `name` (as a maintainer does in the Labels page).
     pub fn create_label(&self, repo: &str, name: &str, color: &str) {
         let mut model = self.shared.model();

@@ -124,6 +124,8 @@ pub(super) struct IssueRecord {
     pub(super) pull: Option<PullRecord>,
     /// Pinned to the repository's Issues page (GraphQL `pinIssue`).
     pub(super) pinned: bool,
+    /// Logins the issue is assigned to.
+    pub(super) assignees: Vec<String>,
     /// The issue's timeline of label changes (`GET /issues/{n}/events`).
     pub(super) events: Vec<IssueEventRecord>,
 }
