@@ -74,7 +74,7 @@ impl ScanReport {
             out.push_str(&format!("{what}: {}{}\n", items.len(), list(items)));
         }
         out.push_str(&format!(
-            "budget: {budget}\nGitHub requests: {} ({} answered 304 Not Modified, free of rate limit)\n",
+            "budget: {budget}\nrepository list reads: {} ({} answered 304 Not Modified, free of rate limit)\n",
             w.github_requests, w.github_not_modified
         ));
         out

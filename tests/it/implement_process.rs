@@ -325,10 +325,20 @@ async fn orion_implement_dry_run_prints_every_write_and_makes_none() {
 
 /// Runs `orion implement ARGS` with the App's credentials and the config in `dir`.
 async fn orion_implement(github: &FakeGitHub, dir: &Path, args: &[&str]) -> std::process::Output {
+    orion_run(github, dir, "implement", args).await
+}
+
+/// Runs `orion COMMAND ARGS` with the App's credentials and the config in `dir`.
+async fn orion_run(
+    github: &FakeGitHub,
+    dir: &Path,
+    command: &str,
+    args: &[&str],
+) -> std::process::Output {
     let app = github.app_credentials();
     let keys = fake_model::keys();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_orion"))
-        .arg("implement")
+        .arg(command)
         .args(args)
         .current_dir(dir)
         .env_clear()
@@ -356,4 +366,48 @@ fn find_worktree(root: &Path) -> Option<std::path::PathBuf> {
         }
     }
     None
+}
+
+#[tokio::test]
+async fn orion_heartbeat_once_starts_a_labelled_issue_and_says_what_an_idle_scan_cost() {
+    let s = setup().await;
+    // Labelled while Orion was down: no webhook.
+    s.github.label(REPO, s.n, "orion", "alice");
+    let dir = s.dir.path();
+    let scan = |out: std::process::Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+
+    let first = scan(orion_run(&s.github, dir, "heartbeat", &["--once"]).await);
+    assert!(
+        first.contains(&format!("labelled issues started: 1: {REPO}#{}", s.n)),
+        "{first}"
+    );
+    assert!(first.contains("budget: ok"), "{first}");
+    // The status comment is up; the run itself waits in the queue for `orion serve`.
+    assert_eq!(s.github.comments(REPO, s.n).len(), 1);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'implement'")
+        .fetch_one(&crate::process::db(dir).await)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+
+    // The issue changed (the comment, the 👀): the next scan sees it and starts nothing; the
+    // one after asks `since` that change, a new question (one 200); then the repository is idle.
+    for _ in 0..2 {
+        let again = scan(orion_run(&s.github, dir, "heartbeat", &["--once"]).await);
+        assert!(again.contains("labelled issues started: 0\n"), "{again}");
+    }
+    let idle = scan(orion_run(&s.github, dir, "heartbeat", &["--once"]).await);
+    assert!(
+        idle.contains("repository list reads: 2 (2 answered 304 Not Modified"),
+        "{idle}"
+    );
+    assert_eq!(s.github.comments(REPO, s.n).len(), 1);
 }

@@ -61,7 +61,7 @@ async fn deliver(base: &str, delivery: &str) -> u16 {
     post_github(base, "issues", delivery, body).await
 }
 
-async fn db(dir: &Path) -> sqlx::SqlitePool {
+pub(crate) async fn db(dir: &Path) -> sqlx::SqlitePool {
     SqlitePoolOptions::new()
         .max_connections(1)
         .connect(&format!("sqlite://{}", dir.join("orion.db").display()))
