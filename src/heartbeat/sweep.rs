@@ -85,7 +85,7 @@ pub async fn sweep(s: &Services) -> Result<Swept, JobError> {
             }
         };
         let app = github.is_app();
-        for installation in installations {
+        'installations: for installation in installations {
             let id = app.then_some(installation.id);
             for name in &installation.repositories {
                 let mut cost = ReadCost::default();
@@ -96,9 +96,13 @@ pub async fn sweep(s: &Services) -> Result<Swept, JobError> {
                 swept.github_not_modified += cost.not_modified;
                 if let Err(e) = looked {
                     // One repository must not stop the look at the others; the next tick
-                    // looks again.
+                    // looks again. A rate limit would stop them all, so it ends the look at
+                    // GitHub for this tick instead of spending what is left on failing reads.
                     tracing::warn!(repo = %name, error = %e, "heartbeat could not look at the repository");
                     swept.unreachable.push(format!("{name}: {e}"));
+                    if matches!(e, Failure::GitHub(ForgeError::RateLimited { .. })) {
+                        break 'installations;
+                    }
                 }
             }
         }

@@ -410,3 +410,36 @@ async fn a_task_restarted_too_often_without_progress_is_blocked_with_the_reason(
         .count();
     assert_eq!(runs, 2, "not restarted a third time");
 }
+
+#[tokio::test]
+async fn a_rate_limited_scan_says_so_and_the_next_tick_does_the_work() {
+    let w = World::start().await;
+    let n = w.red_issue();
+    w.github.label(REPO, n, "orion", "alice");
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    w.model.fallback("pull_review", findings(vec![]));
+    // GitHub's primary limit is spent for the next hour when the scan lists labelled issues.
+    w.github.fail_next(
+        "GET",
+        &format!("/repos/{REPO}/issues"),
+        crate::fake_github::Fault::PrimaryRateLimit {
+            reset_in_secs: 3600,
+        },
+    );
+
+    heartbeat(&w, 1).await;
+    w.app.drain().await;
+    assert!(w.github.comments(REPO, n).is_empty(), "nothing started");
+    assert!(!w.app.jobs().await.iter().any(|j| j.kind == "implement"));
+
+    heartbeat(&w, 2).await;
+    w.wait_for_pull().await;
+    assert_eq!(
+        w.pushed_file(&w.github.pulls(REPO)[0].head, "src/colour.txt"),
+        "red\n"
+    );
+}
