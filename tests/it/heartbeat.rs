@@ -104,6 +104,19 @@ async fn a_scan_resumes_a_stuck_task_and_reminds_people_of_a_long_blocked_one_on
     assert_eq!(implement_runs, 1);
 }
 
+/// alice's issue asking for red widgets, labelled `orion` by her while Orion was down (no
+/// webhook), with the run that makes them red scripted; its number.
+fn labelled_red_issue(w: &World) -> u64 {
+    let n = w.red_issue();
+    w.github.label(REPO, n, "orion", "alice");
+    w.model.script(
+        "implement",
+        [write("src/colour.txt", "red\n"), finish("red")],
+    );
+    w.model.script("review", [review_clean()]);
+    n
+}
+
 /// The scan's GitHub requests from `from` on: (list reads, of them answered 304).
 fn list_reads(w: &World, from: usize) -> (usize, usize) {
     let requests = w.github.requests();
@@ -126,13 +139,7 @@ fn list_reads(w: &World, from: usize) -> (usize, usize) {
 async fn a_scan_starts_a_labelled_issue_whose_webhook_was_lost_and_reviews_a_waiting_pull_once() {
     let w = World::start().await;
     // Labelled by alice (write access) while Orion was down: no webhook ever arrives.
-    let n = w.red_issue();
-    w.github.label(REPO, n, "orion", "alice");
-    w.model.script(
-        "implement",
-        [write("src/colour.txt", "red\n"), finish("red")],
-    );
-    w.model.script("review", [review_clean()]);
+    let n = labelled_red_issue(&w);
     // Labelled by mallory, who may not spend the team's budget.
     let uninvited = w.github.issue(REPO, "mallory", "Make it purple", "Purple!");
     w.github.label(REPO, uninvited, "orion", "mallory");
@@ -325,13 +332,7 @@ async fn a_red_budget_holds_a_labelled_issue_until_there_is_budget_again() {
     .execute(store.pool())
     .await
     .unwrap();
-    let n = w.red_issue();
-    w.github.label(REPO, n, "orion", "alice");
-    w.model.script(
-        "implement",
-        [write("src/colour.txt", "red\n"), finish("red")],
-    );
-    w.model.script("review", [review_clean()]);
+    let n = labelled_red_issue(&w);
 
     heartbeat(&w, 1).await;
     w.app.drain().await;
@@ -414,13 +415,7 @@ async fn a_task_restarted_too_often_without_progress_is_blocked_with_the_reason(
 #[tokio::test]
 async fn a_rate_limited_scan_says_so_and_the_next_tick_does_the_work() {
     let w = World::start().await;
-    let n = w.red_issue();
-    w.github.label(REPO, n, "orion", "alice");
-    w.model.script(
-        "implement",
-        [write("src/colour.txt", "red\n"), finish("red")],
-    );
-    w.model.script("review", [review_clean()]);
+    let n = labelled_red_issue(&w);
     w.model.fallback("pull_review", findings(vec![]));
     // GitHub's primary limit is spent for the next hour when the scan lists labelled issues.
     w.github.fail_next(
