@@ -493,6 +493,37 @@ fn check(loaded: &Loaded) -> ExitCode {
             "not set (Linear webhooks answer 503)"
         }
     );
+    let set_or = |set: bool, unset: &str| {
+        if set {
+            "configured".to_owned()
+        } else {
+            unset.to_owned()
+        }
+    };
+    println!(
+        "Linear API key ({}): {}",
+        config::LINEAR_API_KEY_ENV,
+        set_or(
+            secrets.linear_api_key.is_some(),
+            "not set (Linear events are recorded, not acted on)"
+        )
+    );
+    println!(
+        "Slack report webhook ({}): {}",
+        crate::report::slack::SLACK_WEBHOOK_URL_ENV,
+        set_or(
+            secrets.slack_webhook_url.is_some(),
+            "not set (reports go to the destinations [report] names)"
+        )
+    );
+    println!(
+        "Dashboard token ({}): {}",
+        config::DASHBOARD_TOKEN_ENV,
+        set_or(
+            secrets.dashboard_token.is_some(),
+            "not set (the dashboard answers on loopback only)"
+        )
+    );
     match crate::forge::github::GitHubCredentials::resolve(&secrets.github) {
         Err(problem) => problems.push(problem),
         Ok(None) => println!(

@@ -248,9 +248,28 @@ fn check_names_each_problem_with_its_key_and_exits_1() {
     );
     assert!(err.contains("fix:"), "{err}");
 
-    let ok = orion(dir.path()).arg("check").output().unwrap();
+    let ok = orion(dir.path())
+        .env("ORION_LINEAR_API_KEY", "lin_api_0123456789abcdef")
+        .arg("check")
+        .output()
+        .unwrap();
     assert!(ok.status.success());
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration OK"));
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(said.contains("configuration OK"), "{said}");
+    // Every secret is named with its variable and whether it is set, never its value.
+    assert!(
+        said.contains("Linear API key (ORION_LINEAR_API_KEY): configured"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Slack report webhook (ORION_SLACK_WEBHOOK_URL): not set"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Dashboard token (ORION_DASHBOARD_TOKEN): not set"),
+        "{said}"
+    );
+    assert!(!said.contains("0123456789abcdef"), "{said}");
 
     let version = orion(dir.path()).arg("--version").output().unwrap();
     assert_eq!(
