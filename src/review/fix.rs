@@ -71,9 +71,11 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
     let effects = s.effects(github.clone(), repo.clone());
     let identity = github.identity().await.map_err(forge)?;
     let me = identity.login.clone();
+    let pull = repo.pull(job.pull).await.map_err(forge)?;
+    // An answer per command, or per automatic round (a round answers the head it found).
     let answer_key = |what: &str| match &job.asked {
         Some((id, _)) => format!("fix:{what}:{id}"),
-        None => format!("fix:{what}:auto:{}", job.pull.0),
+        None => format!("fix:{what}:auto:{}:{}", job.pull.0, pull.head.sha),
     };
     let tasks = Tasks::new(s.store.clone());
     let Some(task) = tasks
@@ -91,7 +93,6 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
             .map_err(forge)?;
         return Ok(());
     };
-    let pull = repo.pull(job.pull).await.map_err(forge)?;
     if pull.state != Some(octocrab::models::IssueState::Open) {
         return Ok(());
     }

@@ -438,3 +438,34 @@ async fn a_rate_limited_scan_says_so_and_the_next_tick_does_the_work() {
         "red\n"
     );
 }
+
+#[tokio::test]
+async fn each_automatic_fix_round_answers_for_its_own_head() {
+    let w = World::start_with(|c| {
+        c.heartbeat.failing_checks = orion_bot::heartbeat::config::FailingChecks::Fix;
+    })
+    .await;
+    let (n, branch) = orions_red_pull(&w).await;
+    w.model.fallback("pull_review", findings(vec![]));
+    // Both rounds look and find nothing to change.
+    w.model.script(
+        "fix",
+        [
+            finish("The failure is in CI's cache, not the code."),
+            finish("Still CI's cache."),
+        ],
+    );
+    reports(&w, "ci", &branch, "tests", "failure", "cache miss");
+    heartbeat(&w, 1).await;
+    w.app.drain().await;
+
+    // Someone pushes to the branch; the new head fails too: a second round, a second answer.
+    w.widgets
+        .commit_on(&branch, &[("NOTES.md", "cache\n")], "Notes");
+    reports(&w, "ci", &branch, "tests", "failure", "cache miss again");
+    heartbeat(&w, 2).await;
+    w.app.drain().await;
+    let answers = said(&w, n, "Orion looked at the failing check");
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert!(answers[1].contains("Still CI's cache."), "{}", answers[1]);
+}
