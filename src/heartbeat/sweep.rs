@@ -333,7 +333,7 @@ async fn failing_checks(
     swept: &mut Swept,
 ) -> Result<(), Failure> {
     let Head { pull, sha: head } = at;
-    let (runs, read) = repo.latest_check_runs(head, Some(cache)).await?;
+    let (runs, read) = repo.checks_at(head, Some(cache)).await?;
     *cost += read;
     let own_app = s.github_required()?.identity().await?.app_id;
     let failing = crate::review::fix::failing(runs, own_app);

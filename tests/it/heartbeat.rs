@@ -127,6 +127,7 @@ fn list_reads(w: &World, from: usize) -> (usize, usize) {
                 && (r.path.ends_with("/issues")
                     || r.path.ends_with("/pulls")
                     || r.path.ends_with("/check-runs")
+                    || r.path.ends_with("/status")
                     || r.path == "/app/installations"
                     || r.path == "/installation/repositories")
         })
@@ -194,8 +195,8 @@ async fn a_scan_starts_a_labelled_issue_whose_webhook_was_lost_and_reviews_a_wai
     w.app.drain().await;
     let (lists, not_modified) = list_reads(&w, before);
     // The App's installations, the installation's repositories, labelled issues, open pull
-    // requests, and the check runs of Orion's one open pull request.
-    assert_eq!(lists, 5, "the scan read its lists");
+    // requests, and the check runs and commit statuses of Orion's one open pull request.
+    assert_eq!(lists, 6, "the scan read its lists");
     assert_eq!(not_modified, lists, "an idle repository costs no quota");
     let spent: Vec<_> = w.github.requests()[before..]
         .iter()
@@ -468,4 +469,31 @@ async fn each_automatic_fix_round_answers_for_its_own_head() {
     let answers = said(&w, n, "Orion looked at the failing check");
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert!(answers[1].contains("Still CI's cache."), "{}", answers[1]);
+}
+
+#[tokio::test]
+async fn a_failing_commit_status_counts_like_a_failing_check() {
+    let w = World::start().await;
+    let (n, branch) = orions_red_pull(&w).await;
+    w.model.fallback("pull_review", findings(vec![]));
+    let head = w.widgets.branch_sha(&branch).unwrap();
+    // A CI service on the older Statuses API: lint passed, the build failed, deploy pending.
+    w.github
+        .commit_status(REPO, &head, "ci/lint", "success", "Lint passed");
+    w.github
+        .commit_status(REPO, &head, "ci/build", "pending", "Building");
+    w.github
+        .commit_status(REPO, &head, "ci/build", "failure", "3 tests failed");
+    w.github
+        .commit_status(REPO, &head, "ci/deploy", "pending", "Waiting");
+
+    heartbeat(&w, 1).await;
+    w.app.drain().await;
+    let offers = said(
+        &w,
+        n,
+        "The failing check [`ci/build`](https://ci.example.com/job/",
+    );
+    assert_eq!(offers.len(), 1, "{:?}", w.github.comments(REPO, n));
+    assert!(!offers[0].contains("ci/lint") && !offers[0].contains("ci/deploy"));
 }

@@ -572,6 +572,64 @@ impl Repo {
         self.list_check_runs(sha, "filter=latest", cache).await
     }
 
+    /// Everything that judges commit `sha`: the latest check run of every check, and the latest
+    /// commit status of every context (the older Statuses API some CI services still use), the
+    /// statuses shown as completed check runs (`failure`/`error` fail, `pending` is in
+    /// progress). With `cache`, read conditionally.
+    pub async fn checks_at(
+        &self,
+        sha: &str,
+        cache: Option<&ReadCache>,
+    ) -> Result<(Vec<CheckRunSummary>, ReadCost), ForgeError> {
+        #[derive(Deserialize)]
+        struct Status {
+            id: u64,
+            state: String,
+            context: String,
+            description: Option<String>,
+            target_url: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Combined {
+            statuses: Vec<Status>,
+        }
+        let (mut runs, mut cost) = self.latest_check_runs(sha, cache).await?;
+        let path = format!("{}/commits/{}/status", self.root, encode(sha));
+        let (statuses, read) = self
+            .api
+            .list_in(
+                &path,
+                &self.what(format!("reading the commit statuses of {sha}")),
+                cache,
+                |page: Combined| page.statuses,
+            )
+            .await?;
+        cost += read;
+        runs.extend(statuses.into_iter().map(|st| {
+            let (status, conclusion) = match st.state.as_str() {
+                "pending" => ("in_progress", None),
+                "error" | "failure" => ("completed", Some("failure".to_owned())),
+                _ => ("completed", Some("success".to_owned())),
+            };
+            CheckRunSummary {
+                id: st.id,
+                name: st.context,
+                head_sha: sha.to_owned(),
+                status: status.to_owned(),
+                conclusion,
+                external_id: None,
+                html_url: st.target_url,
+                output: CheckRunOutput {
+                    title: None,
+                    summary: st.description,
+                    text: None,
+                },
+                app: None,
+            }
+        }));
+        Ok((runs, cost))
+    }
+
     async fn list_check_runs(
         &self,
         sha: &str,

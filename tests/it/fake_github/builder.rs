@@ -105,6 +105,7 @@ impl<'a> RepoBuilder<'a> {
                 comments: BTreeMap::new(),
                 labels: BTreeMap::new(),
                 check_runs: BTreeMap::new(),
+                statuses: Vec::new(),
                 reviews: BTreeMap::new(),
                 review_comments: BTreeMap::new(),
                 collaborators: BTreeMap::new(),

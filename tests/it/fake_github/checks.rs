@@ -380,3 +380,102 @@ pub(super) async fn list_for_ref(
         |page, total| json!({ "total_count": total, "check_runs": page }),
     )
 }
+
+impl FakeGitHub {
+    /// `creator` (a CI service's user) sets commit status `context` to `state` on commit `sha`.
+    pub fn commit_status(
+        &self,
+        repo: &str,
+        sha: &str,
+        context: &str,
+        state: &str,
+        description: &str,
+    ) {
+        assert!(
+            ["error", "failure", "pending", "success"].contains(&state),
+            "GitHub has no status state {state:?}"
+        );
+        let mut model = self.shared.model();
+        let key = Self::repo_key(&model, repo);
+        let sha = gitrepo::resolve_commit(&model.repo(&key).bare, sha)
+            .unwrap_or_else(|| panic!("{repo} has no commit {sha}"));
+        let id = model.next_id();
+        model.ensure_user("jenkins", super::model::UserKind::User);
+        model
+            .repo_mut(&key)
+            .statuses
+            .push(super::model::StatusRecord {
+                id,
+                sha,
+                context: context.to_owned(),
+                state: state.to_owned(),
+                description: description.to_owned(),
+                target_url: Some(format!("https://ci.example.com/job/{id}")),
+                creator: "jenkins".to_owned(),
+                at: now(),
+            });
+    }
+}
+
+/// `GET /commits/{ref}/status`: the combined status, the latest status per context (newest
+/// first), paginated inside the object as GitHub does.
+pub(super) async fn combined_status(
+    State(shared): AppState,
+    caller: Caller,
+    Path((owner, repo, reference)): Path<(String, String, String)>,
+    uri: Uri,
+) -> ApiResult {
+    let model = shared.model();
+    let record = model.repo(&model.visible_repo(&caller, &owner, &repo)?);
+    let sha =
+        gitrepo::resolve_commit(&record.bare, &reference).ok_or_else(|| no_commit(&reference))?;
+    let mut seen = std::collections::BTreeSet::new();
+    let latest: Vec<&super::model::StatusRecord> = record
+        .statuses
+        .iter()
+        .rev()
+        .filter(|st| st.sha == sha)
+        .filter(|st| seen.insert(st.context.clone()))
+        .collect();
+    let combined = if latest
+        .iter()
+        .any(|st| st.state == "error" || st.state == "failure")
+    {
+        "failure"
+    } else if latest.is_empty() || latest.iter().any(|st| st.state == "pending") {
+        "pending"
+    } else {
+        "success"
+    };
+    let items: Vec<Value> = latest
+        .iter()
+        .map(|st| {
+            json!({
+                "url": format!("{}/repos/{}/statuses/{sha}", model.api, record.full_name()),
+                "avatar_url": null,
+                "id": st.id,
+                "node_id": node_id("StatusContext", st.id),
+                "state": st.state,
+                "description": st.description,
+                "target_url": st.target_url,
+                "context": st.context,
+                "created_at": st.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "updated_at": st.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "creator": model.user_json(&st.creator),
+            })
+        })
+        .collect();
+    let api = model.api.clone();
+    let repository = model.repo_json(record);
+    paginate(&api, &uri, items, |page, total| {
+        json!({
+            "state": combined,
+            "statuses": page,
+            "sha": sha,
+            "total_count": total,
+            "repository": repository,
+            "commit_url": format!("{api}/repos/{}/commits/{sha}", record.full_name()),
+            "url": format!("{api}/repos/{}/commits/{sha}/status", record.full_name()),
+        })
+    })
+}

@@ -89,6 +89,8 @@ pub(super) struct RepoRecord {
     /// Keyed by lower-cased name: label names are case-insensitive.
     pub(super) labels: BTreeMap<String, LabelRecord>,
     pub(super) check_runs: BTreeMap<u64, CheckRunRecord>,
+    /// Commit statuses (the older Statuses API CI services still use), oldest first.
+    pub(super) statuses: Vec<StatusRecord>,
     pub(super) reviews: BTreeMap<u64, ReviewRecord>,
     pub(super) review_comments: BTreeMap<u64, ReviewCommentRecord>,
     /// Lower-cased login → role (admin, maintain, write, triage, read).
@@ -128,6 +130,19 @@ pub(super) struct IssueRecord {
     pub(super) assignees: Vec<String>,
     /// The issue's timeline of label changes (`GET /issues/{n}/events`).
     pub(super) events: Vec<IssueEventRecord>,
+}
+
+/// One commit status: a `context` (e.g. `ci/jenkins`) said `state` about commit `sha`.
+pub(super) struct StatusRecord {
+    pub(super) id: u64,
+    pub(super) sha: String,
+    pub(super) context: String,
+    /// error, failure, pending or success.
+    pub(super) state: String,
+    pub(super) description: String,
+    pub(super) target_url: Option<String>,
+    pub(super) creator: String,
+    pub(super) at: Time,
 }
 
 /// One `labeled` / `unlabeled` event.

@@ -153,6 +153,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             &repo("/commits/{ref}/check-runs"),
             get(checks::list_for_ref),
         )
+        .route(&repo("/commits/{ref}/status"), get(checks::combined_status))
         .route(&repo("/pulls"), get(pulls::list).post(pulls::create))
         .route(
             &repo("/pulls/{number}"),
