@@ -42,7 +42,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
     }
     let by = &e.comment.author;
     let me = github.identity().await.map_err(forge)?;
-    if by.login == me.login || (by.is_bot && !s.config.implement.allow_bots) {
+    if by.is_ignored(&me.login, s.config.implement.allow_bots) {
         return Ok(());
     }
     let repo = github.repo(e.installation, &e.repo.name).map_err(forge)?;

@@ -177,6 +177,14 @@ pub struct Actor {
     pub is_bot: bool,
 }
 
+impl Actor {
+    /// Whether Orion leaves what this actor did alone: its own doing (`me` is Orion's login),
+    /// or another bot's unless `bots` are allowed.
+    pub fn is_ignored(&self, me: &str, bots: bool) -> bool {
+        self.login == me || (self.is_bot && !bots)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueRef {
     pub number: IssueNumber,

@@ -299,7 +299,7 @@ async fn allowed_labeller(
         tracing::info!(repo = %repo.name(), %issue, "labelled issue with no labelling event: left alone");
         return Ok(None);
     };
-    if by.login == me || (by.is_bot && !s.config.implement.allow_bots) {
+    if by.is_ignored(me, s.config.implement.allow_bots) {
         return Ok(None);
     }
     if repo.permission(&by.login).await? < Permission::Write {

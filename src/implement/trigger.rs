@@ -91,7 +91,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
         Ask::Start { by, .. } | Ask::Answer { by, .. } | Ask::Stop { by, .. } => by,
     };
     let me = github.identity().await.map_err(forge)?;
-    if by.login == me.login || (by.is_bot && !cfg.allow_bots) {
+    if by.is_ignored(&me.login, cfg.allow_bots) {
         return Ok(()); // never Orion's own events; other bots only when allowed
     }
     let gh_repo = github.repo(installation, repo).map_err(forge)?;

@@ -55,7 +55,7 @@ pub async fn on_event(s: &Services, event: &Event) -> Result<(), JobError> {
             }
             let me = github.identity().await.map_err(forge)?;
             let by = &e.comment.author;
-            if by.login == me.login || (by.is_bot && !cfg.bots) {
+            if by.is_ignored(&me.login, cfg.bots) {
                 return Ok(());
             }
             let repo = github.repo(e.installation, &e.repo.name).map_err(forge)?;
