@@ -141,7 +141,7 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
     // task's issue lives (GitHub or Linear).
     let blocked_before = now - (cfg.escalate_blocked_after_min as i64) * 60_000;
     let blocked = sqlx::query(
-        "SELECT id FROM tasks WHERE state = 'blocked' AND finished_at < $1 ORDER BY id",
+        "SELECT id, finished_at FROM tasks WHERE state = 'blocked' AND finished_at < $1 ORDER BY id",
     )
     .bind(blocked_before)
     .fetch_all(s.store.pool())
@@ -151,7 +151,7 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
         let tasks = Tasks::new(s.store.clone());
         for row in blocked {
             let task = tasks.get(row.get("id")).await.map_err(JobError::Retry)?;
-            match remind(s, &github, &task, now).await {
+            match remind(s, &github, &task, row.get("finished_at"), now).await {
                 Ok(true) => report.reminded.push(task.id),
                 Ok(false) => {}
                 Err(JobError::Retry(e)) => return Err(JobError::Retry(e)),
@@ -169,16 +169,16 @@ pub async fn scan(s: &Services, tick: i64) -> Result<ScanReport, JobError> {
     Ok(report)
 }
 
-/// Reminds the people of a task blocked too long, once per blocking; whether a reminder was
-/// posted now.
-async fn remind(s: &Services, github: &GitHub, task: &Task, now: i64) -> Result<bool, JobError> {
+/// Reminds the people of a task blocked too long (since `finished_at`), once per blocking;
+/// whether a reminder was posted now.
+async fn remind(
+    s: &Services,
+    github: &GitHub,
+    task: &Task,
+    finished_at: i64,
+    now: i64,
+) -> Result<bool, JobError> {
     let cfg = &s.config.heartbeat;
-    let finished_at: i64 = sqlx::query("SELECT finished_at FROM tasks WHERE id = $1")
-        .bind(task.id)
-        .fetch_one(s.store.pool())
-        .await
-        .map_err(|e| JobError::Retry(e.into()))?
-        .get("finished_at");
     let repo = github
         .repo(task.installation, &task.repo)
         .map_err(|e| JobError::Fatal(e.into()))?;

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::app::Services;
 use crate::event::{InstallationId, IssueNumber, RepoName};
 use crate::forge::github::{
-    ForgeError, GitHub, Permission, ReactionTarget, ReadCache, ReadCost, Repo,
+    Effects, ForgeError, GitHub, Permission, ReactionTarget, ReadCache, ReadCost, Repo,
 };
 use crate::heartbeat::config::FailingChecks;
 use crate::implement::forge_error as forge;
@@ -165,7 +165,8 @@ async fn sweep_repo(
     let repo = github.repo(installation, name)?;
     let effects = s.effects(github.clone(), repo.clone());
     let tasks = Tasks::new(s.store.clone());
-    let me = github.identity().await?.login.clone();
+    let identity = github.identity().await?;
+    let me = identity.login.clone();
 
     // Labelled for Orion, never started.
     let label = &s.config.implement.trigger_label;
@@ -280,7 +281,19 @@ async fn sweep_repo(
                 pull: number,
                 sha: &head,
             };
-            failing_checks(s, &repo, cache, installation, at, red, cost, swept).await?;
+            let own_app = identity.app_id;
+            failing_checks(
+                s,
+                &effects,
+                cache,
+                installation,
+                own_app,
+                at,
+                red,
+                cost,
+                swept,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -324,18 +337,19 @@ struct Head<'a> {
 #[allow(clippy::too_many_arguments)]
 async fn failing_checks(
     s: &Services,
-    repo: &Repo,
+    effects: &Effects,
     cache: &ReadCache,
     installation: Option<InstallationId>,
+    own_app: Option<u64>,
     at: Head<'_>,
     red: bool,
     cost: &mut ReadCost,
     swept: &mut Swept,
 ) -> Result<(), Failure> {
     let Head { pull, sha: head } = at;
+    let repo = effects.repo();
     let (runs, read) = repo.checks_at(head, Some(cache)).await?;
     *cost += read;
-    let own_app = s.github_required()?.identity().await?.app_id;
     let failing = crate::review::fix::failing(runs, own_app);
     if failing.is_empty() {
         return Ok(());
@@ -353,7 +367,6 @@ async fn failing_checks(
     let short = &head[..head.len().min(7)];
     let cfg = &s.config.heartbeat;
     let rounds = fix_rounds(s, name, pull).await?;
-    let effects = s.effects(s.github_required()?.clone(), repo.clone());
     if cfg.failing_checks == FailingChecks::Fix && rounds < cfg.fix_rounds && !red {
         let job = FixJob {
             repo: name.clone(),
