@@ -136,8 +136,6 @@ pub async fn run(s: &Services, job: &FixJob, cancel: &CancellationToken) -> Resu
             });
         }
     }
-    // The checks failing at the head, but for Orion's own (its check run reports on its own work,
-    // and fixing code because of it would chase its tail).
     let (runs, _) = repo.checks_at(&pull.head.sha, None).await.map_err(forge)?;
     let checks = failing(runs, identity.app_id);
     if threads.is_empty() && checks.is_empty() {
